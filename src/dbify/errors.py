@@ -88,7 +88,7 @@ class DbifyError(Exception):
         self,
         kind: Codes | ErrorKind,
         message: str,
-        details: str | None = None,
+        details: str | list[dict[str, str]] | None = None,
         hint: str | None = None,
         *,
         status: int | None = None,
