@@ -1,0 +1,5 @@
+"""``python -m dbify`` runs the command line."""
+
+from dbify.cli import main
+
+main()

@@ -1,0 +1,197 @@
+"""The ASGI application: routes the data API on a fast path, everything else to Starlette.
+
+Data API requests (``/p/{project_id}/rest/v1/...``) are the hot path: they are
+dispatched here by prefix, without a router or middleware stack, straight into
+``dataplane.pipeline``. Docs, health checks and (later) the dashboard and management
+API are ordinary Starlette routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from dbify.dataplane.openapi import openapi_json
+from dbify.dataplane.pipeline import RawRequest, handle_data_request
+from dbify.dataplane.project import ProjectDirectory
+from dbify.dataplane.respond import ApiResponse, respond_error
+from dbify.docs import asset, docs_page
+from dbify.errors import Codes, DbifyError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_REST_PREFIX = "rest/v1"
+_CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (
+        b"access-control-expose-headers",
+        b"Content-Range, Content-Location, Location, Preference-Applied, Server-Timing, "
+        b"X-Request-Id",
+    ),
+]
+_PREFLIGHT_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, HEAD, POST, PATCH, PUT, DELETE, OPTIONS"),
+    (
+        b"access-control-allow-headers",
+        b"Authorization, apikey, Content-Type, Accept, Accept-Profile, Content-Profile, "
+        b"Prefer, Range, Range-Unit, X-Client-Info, X-Request-Id",
+    ),
+    (b"access-control-max-age", b"86400"),
+]
+
+
+class DbifyApp:
+    """The whole HTTP surface of one Dbify process."""
+
+    def __init__(self, directory: ProjectDirectory, *, public_url: str, max_body_bytes: int) -> None:
+        self.directory = directory
+        self.public_url = public_url.rstrip("/")
+        self.max_body_bytes = max_body_bytes
+        self._starlette = Starlette(
+            routes=[
+                Route("/", self._landing),
+                Route("/healthz", self._healthz),
+                Route("/readyz", self._readyz),
+                Route("/p/{project_id}/docs", self._docs),
+                Route("/p/{project_id}/docs/openapi.json", self._docs_openapi),
+                Route("/docs-assets/{name}", self._docs_asset),
+            ]
+        )
+
+    def rest_url(self, project_id: str) -> str:
+        return f"{self.public_url}/p/{project_id}/{_REST_PREFIX}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/p/"):
+                project_id, _, rest = path[3:].partition("/")
+                if rest == _REST_PREFIX or rest.startswith(_REST_PREFIX + "/"):
+                    await self._data_api(project_id, scope, receive, send)
+                    return
+        await self._starlette(scope, receive, send)
+
+    async def _data_api(self, project_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        if method == "OPTIONS":
+            await _send(send, ApiResponse(200, b"", list(_PREFLIGHT_HEADERS)))
+            return
+        project = self.directory.get(project_id)
+        if project is None:
+            error = DbifyError(Codes.PROJECT_NOT_FOUND, f"Project '{project_id}' not found")
+            await _send(send, _with_cors(respond_error(error)))
+            return
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            name = key.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {text}" if name in headers else text
+        body: bytes | None = None
+        if method not in ("GET", "HEAD"):
+            try:
+                body = await _read_body(receive, self.max_body_bytes)
+            except DbifyError as error:
+                await _send(send, _with_cors(respond_error(error)))
+                return
+        raw_path: bytes | None = scope.get("raw_path")
+        full_path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        data_path = full_path.split("/" + _REST_PREFIX, 1)[1] if "/" + _REST_PREFIX in full_path else ""
+        request = RawRequest(
+            method=method,
+            path=data_path,
+            query_string=scope["query_string"].decode("latin-1"),
+            headers=headers,
+            body=body,
+            rest_url=self.rest_url(project_id),
+        )
+        response = await handle_data_request(project, request)
+        await _send(send, _with_cors(response))
+
+    async def _landing(self, request: Request) -> Response:
+        links = "".join(
+            f'<li><code>{p.id}</code> {p.name}: <a href="{self.rest_url(p.id)}">REST</a> · '
+            f'<a href="/p/{p.id}/docs">API docs</a></li>'
+            for p in self.directory.all()
+        )
+        return HTMLResponse(
+            f"<!doctype html><title>Dbify</title><h1>Dbify</h1><ul>{links}</ul>"
+        )
+
+    async def _healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def _readyz(self, request: Request) -> Response:
+        problems: dict[str, str] = {}
+        for project in self.directory.all():
+            try:
+                async with project.pool.acquire(timeout=2) as conn:
+                    await conn.fetchval("SELECT 1")
+            except Exception:  # noqa: BLE001 - any failure means not ready
+                problems[project.id] = "database unreachable"
+        status = 200 if not problems else 503
+        return JSONResponse({"status": "ok" if not problems else "unavailable", "projects": problems}, status)
+
+    async def _docs(self, request: Request) -> Response:
+        project = self.directory.get(request.path_params["project_id"])
+        if project is None:
+            return JSONResponse({"message": "Project not found"}, 404)
+        page = docs_page(
+            openapi_url=f"/p/{project.id}/docs/openapi.json",
+            assets_url="/docs-assets",
+            title=f"{project.name} API",
+        )
+        return HTMLResponse(page)
+
+    async def _docs_openapi(self, request: Request) -> Response:
+        project = self.directory.get(request.path_params["project_id"])
+        if project is None:
+            return JSONResponse({"message": "Project not found"}, 404)
+        body = openapi_json(project.snapshot, rest_url=self.rest_url(project.id), title=project.name)
+        return Response(body, media_type="application/json")
+
+    async def _docs_asset(self, request: Request) -> Response:
+        found = asset(request.path_params["name"])
+        if found is None:
+            return JSONResponse({"message": "Not found"}, 404)
+        content, content_type = found
+        return Response(
+            content, media_type=content_type, headers={"cache-control": "public, max-age=86400"}
+        )
+
+
+def _with_cors(response: ApiResponse) -> ApiResponse:
+    response.headers.extend(_CORS_HEADERS)
+    return response
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise DbifyError(
+                Codes.PAYLOAD_TOO_LARGE,
+                f"Request body exceeds the limit of {limit} bytes",
+            )
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send(send: Send, response: ApiResponse) -> None:
+    headers = response.headers
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})

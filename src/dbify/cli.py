@@ -1,0 +1,200 @@
+"""The ``dbify`` command line.
+
+``dbify serve --database-url URL`` serves one database; ``dbify demo`` does the same on a
+sample database; ``dbify config show`` prints the effective settings. With ``--json``,
+the first line on stdout is ``{"id", "rest_url", "anon_key", "service_key"}`` and
+nothing else is printed there (scripts rely on it); logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import click
+import orjson
+import uvicorn
+
+from dbify import __version__
+from dbify.app import DbifyApp
+from dbify.dataplane.project import StaticProjectDirectory
+from dbify.settings import Settings, describe_settings, load_settings
+from dbify.standalone import DatabaseConnectError, IssuedKeys, open_standalone_project
+
+log = logging.getLogger("dbify")
+
+
+def _run(main: Callable[[], Awaitable[None]]) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        asyncio.run(main())
+
+
+async def _serve_app(app: DbifyApp, host: str, port: int, on_listening: Callable[[int], None]) -> None:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task
+            raise click.ClickException(f"Could not listen on {host}:{port}")
+        await asyncio.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+    on_listening(int(bound))
+    await task
+
+
+def _public_url(settings: Settings, host: str, port: int) -> str:
+    if settings.server.public_url:
+        return settings.server.public_url.rstrip("/")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
+    return f"http://{shown}:{port}"
+
+
+async def _serve_database(
+    settings: Settings,
+    database_url: str,
+    *,
+    host: str,
+    port: int,
+    schemas: tuple[str, ...],
+    as_json: bool,
+    name: str,
+    banner: Callable[[str, str, IssuedKeys], None] | None = None,
+) -> None:
+    try:
+        project, keys = await open_standalone_project(database_url, settings, schemas=schemas, name=name)
+    except DatabaseConnectError as exc:
+        raise click.ClickException(str(exc)) from None
+    directory = StaticProjectDirectory([project])
+    app = DbifyApp(
+        directory, public_url=f"http://{host}:{port}", max_body_bytes=settings.api.max_body_bytes
+    )
+
+    def on_listening(bound: int) -> None:
+        app.public_url = _public_url(settings, host, bound)
+        rest_url = app.rest_url(project.id)
+        if as_json:
+            line = {"id": project.id, "rest_url": rest_url, "anon_key": keys.anon_key,
+                    "service_key": keys.service_key}  # fmt: skip
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+        elif banner is not None:
+            banner(app.public_url, rest_url, keys)
+        else:
+            click.echo(f"Dbify {__version__} serving project {project.id}")
+            click.echo(f"  REST URL     {rest_url}")
+            click.echo(f"  API docs     {app.public_url}/p/{project.id}/docs")
+            click.echo(f"  anon key     {keys.anon_key}")
+            click.echo(f"  service key  {keys.service_key}")
+            click.echo("Keys are shown once. Press Ctrl+C to stop.")
+
+    try:
+        await _serve_app(app, host, port, on_listening)
+    finally:
+        await directory.close()
+
+
+@click.group()
+@click.version_option(__version__, prog_name="dbify")
+def main() -> None:
+    """Dbify: instant REST APIs for existing PostgreSQL databases."""
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(message)s")
+
+
+@main.command()
+@click.option("--database-url", required=True, envvar="DBIFY_DATABASE_URL", help="PostgreSQL URL to serve.")
+@click.option("--host", default=None, help="Interface to listen on (default from settings).")
+@click.option("--port", type=int, default=None, help="Port to listen on (0 picks a free one).")
+@click.option("--schema", "schemas", multiple=True, help="Schema to expose (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the project as one JSON line.")
+@click.option("--name", default="default", help="Project name.")
+def serve(
+    database_url: str, host: str | None, port: int | None, schemas: tuple[str, ...], as_json: bool, name: str
+) -> None:
+    """Serve one database as a REST API and print its URL and keys."""
+    settings = load_settings()
+    _run(
+        lambda: _serve_database(
+            settings,
+            database_url,
+            host=host or settings.server.host,
+            port=settings.server.port if port is None else port,
+            schemas=schemas or settings.api.schemas,
+            as_json=as_json,
+            name=name,
+        )
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on.")
+@click.option("--port", type=int, default=None, help="Port to listen on.")
+@click.option("--database-server-url", default=None, help="PostgreSQL server to create the demo in.")
+@click.option("--json", "as_json", is_flag=True, help="Print the project as one JSON line.")
+def demo(host: str | None, port: int | None, database_server_url: str | None, as_json: bool) -> None:
+    """Start Dbify on a sample shop database and print the URLs and a key."""
+    from dbify.demo.database import prepare_demo_database
+
+    settings = load_settings()
+
+    def banner(public_url: str, rest_url: str, keys: IssuedKeys) -> None:
+        click.echo(f"Dbify {__version__} demo is running.")
+        click.echo(f"  Dashboard    {public_url}/")
+        click.echo(f"  REST URL     {rest_url}")
+        click.echo(f"  API docs     {rest_url.rsplit('/rest/v1', 1)[0]}/docs")
+        click.echo(f"  anon key     {keys.anon_key}")
+        click.echo(f"  service key  {keys.service_key}")
+        click.echo("Try:")
+        click.echo(
+            f"  curl -H 'apikey: {keys.anon_key}' "
+            f"'{rest_url}/orders?select=id,status,total,customer:customers(name)&limit=5'"
+        )
+        click.echo("Press Ctrl+C to stop.")
+
+    async def run() -> None:
+        database = await prepare_demo_database(
+            server_url=database_server_url, data_dir=Path(settings.data_dir) / "demo-postgres"
+        )
+        try:
+            await _serve_database(
+                settings,
+                database.url,
+                host=host or settings.server.host,
+                port=settings.server.port if port is None else port,
+                schemas=settings.api.schemas,
+                as_json=as_json,
+                name="demo",
+                banner=banner,
+            )
+        finally:
+            await database.close()
+
+    _run(run)
+
+
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+def config_show() -> None:
+    """Print the effective settings (secrets masked) as JSON."""
+    click.echo(orjson.dumps(describe_settings(load_settings()), option=orjson.OPT_INDENT_2).decode())

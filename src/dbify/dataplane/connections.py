@@ -1,0 +1,82 @@
+"""Connection pools to users' databases, set up for the data plane's statements.
+
+Each pooled connection decodes ``text`` results as raw bytes, so a response body built
+by PostgreSQL reaches the client as the bytes PostgreSQL sent, never decoded and
+re-encoded in Python. The pool's reset on release is a no-op: every per-request
+setting is transaction-local (``set_config(..., true)``), so nothing leaks from one
+request to the next and the default reset's extra round trip is saved
+(``shared/PERF-NOTES.md``, conclusion 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """How to connect to one project's database."""
+
+    size: int = 10
+    connect_timeout_seconds: float = 10.0
+    statement_timeout_ms: int = 10_000
+    pgbouncer: bool = False
+    application_name: str = "dbify"
+
+
+def _encode_text(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _decode_text(value: bytes) -> bytes:
+    return value
+
+
+async def _setup_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "text",
+        schema="pg_catalog",
+        encoder=_encode_text,
+        decoder=_decode_text,
+        format="binary",
+    )
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Nothing to reset: requests only set transaction-local state."""
+
+
+async def open_pool(url: str, options: PoolOptions) -> asyncpg.Pool:
+    """A pool of ``options.size`` connections to ``url``.
+
+    Behind PgBouncer in transaction mode, server-side prepared statements are
+    disabled and the statement timeout is not sent as a startup parameter (PgBouncer
+    rejects unknown ones); the executor sets it per transaction instead.
+    """
+    server_settings = {"application_name": options.application_name}
+    if not options.pgbouncer and options.statement_timeout_ms:
+        server_settings["statement_timeout"] = str(options.statement_timeout_ms)
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min(2, options.size),
+        max_size=options.size,
+        timeout=options.connect_timeout_seconds,
+        statement_cache_size=0 if options.pgbouncer else 256,
+        server_settings=server_settings,
+        init=_setup_connection,
+        reset=_no_reset,
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect_direct(url: str, options: PoolOptions) -> asyncpg.Connection:
+    """One plain connection (introspection, LISTEN), with default codecs."""
+    return await asyncpg.connect(
+        url,
+        timeout=options.connect_timeout_seconds,
+        statement_cache_size=0 if options.pgbouncer else 100,
+        server_settings={"application_name": f"{options.application_name}-admin"},
+    )

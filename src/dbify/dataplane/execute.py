@@ -1,0 +1,137 @@
+"""The execute stage: run a built statement on the project's database, in one round trip
+where possible, and translate driver errors into catalogue errors.
+
+A request runs as the connecting role on the fast path (one prepared statement, no
+transaction block, one round trip). A principal with a database role runs inside a
+transaction that first sets ``role`` and ``request.jwt.claims`` transaction-locally
+(``set_config(..., true)``), so nothing survives on the pooled connection
+(``shared/PERF-NOTES.md``: never session-level settings, never the role in the same
+statement as the query).
+
+This module does not build SQL and does not shape HTTP responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import orjson
+
+from dbify.auth.principal import Principal
+from dbify.dataplane.project import Project
+from dbify.dataplane.sql.statement import ReadStatement, Statement
+from dbify.errors import Codes, DatabaseError, DbifyError, ErrorKind
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """What a read returned: counts and the body bytes PostgreSQL built."""
+
+    total_count: int | None
+    page_count: int
+    body: bytes
+    estimated_total: int | None = None
+
+
+def _status_for_sqlstate(code: str, *, authenticated: bool, is_rpc: bool) -> int:
+    """PostgREST's mapping of SQLSTATE to HTTP status (``Error.hs``, ``pgErrorStatus``)."""
+    exact = {
+        "23503": 409,
+        "23505": 409,
+        "25006": 405,
+        "53400": 500,
+        "57P01": 503,
+        "57014": 504,
+        "P0001": 400,
+        "42883": 404 if is_rpc else 400,
+        "42P01": 404,
+        "42P17": 500,
+        "42501": 403 if authenticated else 401,
+    }
+    if code in exact:
+        return exact[code]
+    if code.startswith("PT") and code[2:].isdigit() and 100 <= int(code[2:]) <= 599:
+        return int(code[2:])
+    by_class = {
+        "08": 503, "09": 500, "0L": 403, "0P": 403, "25": 500, "28": 403, "2D": 500,
+        "38": 500, "39": 500, "3B": 500, "40": 500, "53": 503, "54": 500, "55": 500,
+        "57": 500, "58": 500, "F0": 500, "HV": 500, "P0": 500, "XX": 500,
+    }  # fmt: skip
+    return by_class.get(code[:2], 400)
+
+
+def translate_database_error(
+    error: asyncpg.PostgresError, *, principal: Principal, is_rpc: bool = False
+) -> DatabaseError:
+    """A catalogue error carrying PostgreSQL's code, message, detail and hint."""
+    code = str(error.sqlstate or "XX000")
+    status = _status_for_sqlstate(code, authenticated=principal.kind == "service", is_rpc=is_rpc)
+    detail = getattr(error, "detail", None)
+    hint = getattr(error, "hint", None)
+    return DatabaseError(ErrorKind(code, status), str(error.args[0]) if error.args else "", detail, hint)
+
+
+@asynccontextmanager
+async def _connection(project: Project) -> AsyncIterator[asyncpg.Connection]:
+    try:
+        async with project.pool.acquire(timeout=project.settings.pool_timeout_seconds) as conn:
+            yield conn
+    except TimeoutError as exc:
+        raise DbifyError(
+            Codes.DATABASE_POOL_TIMEOUT,
+            "Timed out acquiring connection from connection pool.",
+        ) from exc
+    except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError) as exc:
+        raise DbifyError(
+            Codes.DATABASE_UNAVAILABLE,
+            "Database client error. Retrying the connection.",
+            hint="The project's database is not reachable.",
+        ) from exc
+
+
+async def _fetch_row(
+    conn: asyncpg.Connection, principal: Principal, statement: Statement
+) -> asyncpg.Record | None:
+    if principal.role is None:
+        return await conn.fetchrow(statement.sql, *statement.params)
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
+            principal.role,
+            orjson.dumps({"role": principal.role}).decode(),
+        )
+        return await conn.fetchrow(statement.sql, *statement.params)
+
+
+async def _estimate(conn: asyncpg.Connection, statement: Statement) -> int | None:
+    plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + statement.sql, *statement.params)
+    parsed = orjson.loads(plan)
+    try:
+        return int(parsed[0]["Plan"]["Plan Rows"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+async def execute_read(project: Project, principal: Principal, statement: ReadStatement) -> ReadResult:
+    """Run a read; raises ``DbifyError`` for pool/connection trouble and
+    ``DatabaseError`` for anything PostgreSQL refuses."""
+    async with _connection(project) as conn:
+        try:
+            row = await _fetch_row(conn, principal, statement.main)
+            estimated = None
+            if statement.count_estimate is not None:
+                estimated = await _estimate(conn, statement.count_estimate)
+        except asyncpg.PostgresError as exc:
+            raise translate_database_error(exc, principal=principal) from None
+    if row is None:  # pragma: no cover - the read statement always returns one row
+        raise DbifyError(Codes.INTERNAL, "The read returned no result row")
+    total, page_count, body = row[0], row[1], row[2]
+    return ReadResult(
+        total_count=None if total is None else int(total),
+        page_count=int(page_count or 0),
+        body=body if isinstance(body, bytes) else str(body or "").encode(),
+        estimated_total=estimated,
+    )

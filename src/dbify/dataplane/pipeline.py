@@ -1,0 +1,75 @@
+"""The data plane pipeline: one short function calling the stages in order.
+
+authenticate → parse → plan → build SQL → execute → respond. Each stage lives in its own
+package or module; this one only wires them and adds ``Server-Timing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from time import perf_counter
+
+from dbify.auth.principal import authenticate
+from dbify.dataplane.execute import execute_read
+from dbify.dataplane.grammar import parse_request
+from dbify.dataplane.openapi import openapi_json
+from dbify.dataplane.plan import plan_read
+from dbify.dataplane.project import Project
+from dbify.dataplane.respond import ApiResponse, respond_error, respond_read
+from dbify.dataplane.sql import build_read
+from dbify.errors import Codes, DbifyError
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    """A data API request as it arrived, after the project was found."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: Mapping[str, str]
+    body: bytes | None
+    rest_url: str
+
+
+async def handle_data_request(project: Project, raw: RawRequest) -> ApiResponse:
+    """Answer one data API request; every ``DbifyError`` becomes its error response."""
+    try:
+        return await _run(project, raw)
+    except DbifyError as error:
+        return respond_error(error)
+
+
+async def _run(project: Project, raw: RawRequest) -> ApiResponse:
+    started = perf_counter()
+    principal = authenticate(raw.headers, project.keys, project.settings.anon_role)
+    request = parse_request(
+        raw.method,
+        raw.path,
+        raw.query_string,
+        raw.headers,
+        raw.body,
+        exposed_schemas=project.settings.schemas,
+    )
+    if request.action == "schema":
+        body = openapi_json(project.snapshot, rest_url=raw.rest_url, title=project.name)
+        return ApiResponse(200, body, [(b"content-type", b"application/openapi+json; charset=utf-8")])
+    if request.action not in ("read", "head"):
+        raise DbifyError(
+            Codes.INVALID_RPC_METHOD,
+            f"{request.method} is not supported on this resource yet",
+        )
+    plan = plan_read(request, project.snapshot, max_rows=project.settings.max_rows)
+    statement = build_read(plan, media_type=request.media_type, count=request.preferences.count)
+    planned = perf_counter()
+    result = await execute_read(project, principal, statement)
+    response = respond_read(request, result)
+    done = perf_counter()
+    response.headers.append(
+        (
+            b"server-timing",
+            f"plan;dur={(planned - started) * 1000:.3f}, db;dur={(done - planned) * 1000:.3f}".encode(),
+        )
+    )
+    return response

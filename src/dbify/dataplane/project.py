@@ -1,0 +1,69 @@
+"""A project as the data plane sees it: its pool, schema snapshot, keys and settings.
+
+The data plane finds projects through a ``ProjectDirectory``. Today the only directory
+is the one-project directory that ``dbify serve --database-url`` builds
+(``dbify/standalone.py``); the control plane supplies one backed by its metadata store,
+without the data plane changing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncpg
+
+from dbify.auth.api_keys import KeyRing
+from dbify.schema.model import SchemaSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSettings:
+    """Per-project knobs of the data API (defaults come from ``Settings.api``)."""
+
+    schemas: tuple[str, ...] = ("public",)
+    max_rows: int | None = None
+    anon_role: str | None = None
+    statement_timeout_ms: int = 10_000
+    max_body_bytes: int = 10 * 1024 * 1024
+    pool_timeout_seconds: float = 10.0
+    allow_unfiltered_mutations: bool = False
+
+
+@dataclass(slots=True)
+class Project:
+    """A live project. ``snapshot`` is replaced as a whole when the schema changes."""
+
+    id: str
+    name: str
+    pool: asyncpg.Pool
+    snapshot: SchemaSnapshot
+    keys: KeyRing
+    settings: ProjectSettings
+
+
+class ProjectDirectory(Protocol):
+    """Finds live projects by id."""
+
+    def get(self, project_id: str) -> Project | None: ...
+
+    def all(self) -> list[Project]: ...
+
+    async def close(self) -> None: ...
+
+
+class StaticProjectDirectory:
+    """A fixed set of projects held in memory."""
+
+    def __init__(self, projects: list[Project]) -> None:
+        self._projects = {p.id: p for p in projects}
+
+    def get(self, project_id: str) -> Project | None:
+        return self._projects.get(project_id)
+
+    def all(self) -> list[Project]:
+        return list(self._projects.values())
+
+    async def close(self) -> None:
+        for project in self._projects.values():
+            await project.pool.close()

@@ -1,0 +1,109 @@
+"""The one settings tree: every knob Dbify has, with its default and description.
+
+Read once at start-up from ``DBIFY_*`` environment variables (nested with ``__``, e.g.
+``DBIFY_DATABASE__POOL_SIZE=20``) and an optional TOML file named by ``DBIFY_CONFIG``,
+then passed down. Nothing else in Dbify reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class ServerSettings(BaseModel):
+    """The HTTP server."""
+
+    host: str = Field("127.0.0.1", description="Interface the HTTP server listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients use to reach Dbify (for printed and documented URLs); "
+        "defaults to http://host:port.",
+    )
+
+
+class DatabaseSettings(BaseModel):
+    """Connections to users' databases (per project)."""
+
+    pool_size: int = Field(10, ge=1, le=500, description="Connections per project pool.")
+    pool_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long a request waits for a free connection before a 504."
+    )
+    connect_timeout_seconds: float = Field(10.0, gt=0, description="Connection timeout.")
+    statement_timeout_ms: int = Field(
+        10_000, ge=0, description="Statement timeout per request in ms (0 disables it)."
+    )
+    pgbouncer: bool = Field(
+        False,
+        description="The database is reached through PgBouncer in transaction mode: "
+        "disable server-side prepared statements.",
+    )
+
+
+class ApiSettings(BaseModel):
+    """Defaults of the data API."""
+
+    schemas: tuple[str, ...] = Field(("public",), description="Schemas exposed by default.")
+    max_rows: int | None = Field(
+        None, ge=1, description="Upper bound on rows a read returns (None: unbounded)."
+    )
+    anon_role: str | None = Field(
+        None,
+        description="Database role the anon key runs as (SET LOCAL ROLE). When unset, the "
+        "anon key may only read, as the connecting role.",
+    )
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything configurable. See ``dbify config show`` for the effective values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DBIFY_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(Path(".dbify"), description="Where Dbify keeps its local state.")
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    master_key: SecretStr | None = Field(
+        None, description="Key that encrypts secrets at rest (generated into data_dir if unset)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("DBIFY_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; ``overrides`` (from the command line) win."""
+    return Settings(**overrides)
+
+
+def describe_settings(settings: Settings) -> dict[str, Any]:
+    """The effective values with secrets masked, for ``dbify config show``."""
+    return settings.model_dump(mode="json")
