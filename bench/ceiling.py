@@ -1,0 +1,109 @@
+"""The Python ceiling: the fastest a Python process can serve the benchmark's requests.
+
+A raw ASGI app over an asyncpg pool, answering exactly the four benchmark requests with
+hard-coded SQL (the same SQL as ``pgbench/*.sql``: PostgreSQL builds the JSON, Python
+only moves bytes). It reads just the query parameters it needs; it is not an
+implementation of the grammar. Dbify's figures are judged against it.
+
+Run (``bench/run.py`` does this)::
+
+    DATABASE_URL=postgresql://... uvicorn --app-dir bench ceiling:app --port 3101 \\
+        --loop uvloop --http httptools --no-access-log --log-level warning
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import asyncpg
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/dbify_bench")
+POOL_SIZE = int(os.environ.get("POOL_SIZE", "10"))
+
+_SQL_PK = "SELECT coalesce(json_agg(t), '[]')::text FROM (SELECT * FROM books WHERE id = $1) t"
+_SQL_FILTER = (
+    "SELECT coalesce(json_agg(t), '[]')::text FROM (SELECT * FROM books WHERE author_id = $1"
+    " ORDER BY published_at DESC LIMIT $2) t"
+)
+_SQL_EMBED = (
+    "SELECT coalesce(json_agg(t), '[]')::text FROM (SELECT a.id, a.name,"
+    " coalesce(b.books, '[]') AS books FROM authors a LEFT JOIN LATERAL (SELECT json_agg(x)"
+    " AS books FROM (SELECT bk.id, bk.title FROM books bk WHERE bk.author_id = a.id) x) b"
+    " ON true WHERE a.id = $1) t"
+)
+_SQL_PAGE = (
+    "SELECT coalesce(json_agg(t), '[]')::text FROM (SELECT * FROM books LIMIT $1 OFFSET $2) t"
+)
+
+_JSON = [(b"content-type", b"application/json; charset=utf-8")]
+_pool: asyncpg.Pool | None = None
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset round trip on release: nothing here changes session state."""
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _eq(params: dict[str, str], key: str) -> int | None:
+    value = params.get(key)
+    return int(value[3:]) if value is not None and value.startswith("eq.") else None
+
+
+async def _query(pool: asyncpg.Pool, path: str, params: dict[str, str]) -> str | None:
+    """The JSON body for one benchmark request, or None when it is not one of them."""
+    if path == "/books":
+        book_id = _eq(params, "id")
+        if book_id is not None:
+            return await pool.fetchval(_SQL_PK, book_id)
+        limit = int(params.get("limit", "1000"))
+        author_id = _eq(params, "author_id")
+        if author_id is not None:
+            return await pool.fetchval(_SQL_FILTER, author_id, limit)
+        return await pool.fetchval(_SQL_PAGE, limit, int(params.get("offset", "0")))
+    if path == "/authors":
+        return await pool.fetchval(_SQL_EMBED, _eq(params, "id"))
+    return None
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    global _pool
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            _pool = await asyncpg.create_pool(
+                DATABASE_URL, min_size=POOL_SIZE, max_size=POOL_SIZE, reset=_no_reset
+            )
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if _pool is not None:
+                await _pool.close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    if scope["type"] != "http" or _pool is None:
+        return None
+    params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+    try:
+        body = await _query(_pool, scope["path"].rstrip("/"), params)
+    except (ValueError, asyncpg.PostgresError) as error:
+        return await _respond(send, 400, f'{{"message":"{type(error).__name__}"}}'.encode())
+    if body is None:
+        return await _respond(send, 404, b'{"message":"not found"}')
+    return await _respond(send, 200, body.encode())
