@@ -52,7 +52,9 @@ _PREFLIGHT_HEADERS = [
 class DbifyApp:
     """The whole HTTP surface of one Dbify process."""
 
-    def __init__(self, directory: ProjectDirectory, *, public_url: str, max_body_bytes: int) -> None:
+    def __init__(
+        self, directory: ProjectDirectory, *, public_url: str, max_body_bytes: int
+    ) -> None:
         self.directory = directory
         self.public_url = public_url.rstrip("/")
         self.max_body_bytes = max_body_bytes
@@ -104,7 +106,9 @@ class DbifyApp:
                 return
         raw_path: bytes | None = scope.get("raw_path")
         full_path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        data_path = full_path.split("/" + _REST_PREFIX, 1)[1] if "/" + _REST_PREFIX in full_path else ""
+        data_path = (
+            full_path.split("/" + _REST_PREFIX, 1)[1] if "/" + _REST_PREFIX in full_path else ""
+        )
         request = RawRequest(
             method=method,
             path=data_path,
@@ -122,9 +126,7 @@ class DbifyApp:
             f'<a href="/p/{p.id}/docs">API docs</a></li>'
             for p in self.directory.all()
         )
-        return HTMLResponse(
-            f"<!doctype html><title>Dbify</title><h1>Dbify</h1><ul>{links}</ul>"
-        )
+        return HTMLResponse(f"<!doctype html><title>Dbify</title><h1>Dbify</h1><ul>{links}</ul>")
 
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -135,10 +137,12 @@ class DbifyApp:
             try:
                 async with project.pool.acquire(timeout=2) as conn:
                     await conn.fetchval("SELECT 1")
-            except Exception:  # noqa: BLE001 - any failure means not ready
+            except Exception:
                 problems[project.id] = "database unreachable"
         status = 200 if not problems else 503
-        return JSONResponse({"status": "ok" if not problems else "unavailable", "projects": problems}, status)
+        return JSONResponse(
+            {"status": "ok" if not problems else "unavailable", "projects": problems}, status
+        )
 
     async def _docs(self, request: Request) -> Response:
         project = self.directory.get(request.path_params["project_id"])
@@ -155,7 +159,9 @@ class DbifyApp:
         project = self.directory.get(request.path_params["project_id"])
         if project is None:
             return JSONResponse({"message": "Project not found"}, 404)
-        body = openapi_json(project.snapshot, rest_url=self.rest_url(project.id), title=project.name)
+        body = openapi_json(
+            project.snapshot, rest_url=self.rest_url(project.id), title=project.name
+        )
         return Response(body, media_type="application/json")
 
     async def _docs_asset(self, request: Request) -> Response:

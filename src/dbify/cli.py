@@ -37,7 +37,9 @@ def _run(main: Callable[[], Awaitable[None]]) -> None:
         asyncio.run(main())
 
 
-async def _serve_app(app: DbifyApp, host: str, port: int, on_listening: Callable[[int], None]) -> None:
+async def _serve_app(
+    app: DbifyApp, host: str, port: int, on_listening: Callable[[int], None]
+) -> None:
     config = uvicorn.Config(
         app,
         host=host,
@@ -79,7 +81,9 @@ async def _serve_database(
     banner: Callable[[str, str, IssuedKeys], None] | None = None,
 ) -> None:
     try:
-        project, keys = await open_standalone_project(database_url, settings, schemas=schemas, name=name)
+        project, keys = await open_standalone_project(
+            database_url, settings, schemas=schemas, name=name
+        )
     except DatabaseConnectError as exc:
         raise click.ClickException(str(exc)) from None
     directory = StaticProjectDirectory([project])
@@ -115,18 +119,27 @@ async def _serve_database(
 @click.version_option(__version__, prog_name="dbify")
 def main() -> None:
     """Dbify: instant REST APIs for existing PostgreSQL databases."""
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(message)s"
+    )
 
 
 @main.command()
-@click.option("--database-url", required=True, envvar="DBIFY_DATABASE_URL", help="PostgreSQL URL to serve.")
+@click.option(
+    "--database-url", required=True, envvar="DBIFY_DATABASE_URL", help="PostgreSQL URL to serve."
+)
 @click.option("--host", default=None, help="Interface to listen on (default from settings).")
 @click.option("--port", type=int, default=None, help="Port to listen on (0 picks a free one).")
 @click.option("--schema", "schemas", multiple=True, help="Schema to expose (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the project as one JSON line.")
 @click.option("--name", default="default", help="Project name.")
 def serve(
-    database_url: str, host: str | None, port: int | None, schemas: tuple[str, ...], as_json: bool, name: str
+    database_url: str,
+    host: str | None,
+    port: int | None,
+    schemas: tuple[str, ...],
+    as_json: bool,
+    name: str,
 ) -> None:
     """Serve one database as a REST API and print its URL and keys."""
     settings = load_settings()
@@ -146,9 +159,13 @@ def serve(
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on.")
 @click.option("--port", type=int, default=None, help="Port to listen on.")
-@click.option("--database-server-url", default=None, help="PostgreSQL server to create the demo in.")
+@click.option(
+    "--database-server-url", default=None, help="PostgreSQL server to create the demo in."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the project as one JSON line.")
-def demo(host: str | None, port: int | None, database_server_url: str | None, as_json: bool) -> None:
+def demo(
+    host: str | None, port: int | None, database_server_url: str | None, as_json: bool
+) -> None:
     """Start Dbify on a sample shop database and print the URLs and a key."""
     from dbify.demo.database import prepare_demo_database
 
@@ -197,4 +214,6 @@ def config() -> None:
 @config.command("show")
 def config_show() -> None:
     """Print the effective settings (secrets masked) as JSON."""
-    click.echo(orjson.dumps(describe_settings(load_settings()), option=orjson.OPT_INDENT_2).decode())
+    click.echo(
+        orjson.dumps(describe_settings(load_settings()), option=orjson.OPT_INDENT_2).decode()
+    )

@@ -71,7 +71,9 @@ def translate_database_error(
     status = _status_for_sqlstate(code, authenticated=principal.kind == "service", is_rpc=is_rpc)
     detail = getattr(error, "detail", None)
     hint = getattr(error, "hint", None)
-    return DatabaseError(ErrorKind(code, status), str(error.args[0]) if error.args else "", detail, hint)
+    return DatabaseError(
+        ErrorKind(code, status), str(error.args[0]) if error.args else "", detail, hint
+    )
 
 
 @asynccontextmanager
@@ -115,7 +117,9 @@ async def _estimate(conn: asyncpg.Connection, statement: Statement) -> int | Non
         return None
 
 
-async def execute_read(project: Project, principal: Principal, statement: ReadStatement) -> ReadResult:
+async def execute_read(
+    project: Project, principal: Principal, statement: ReadStatement
+) -> ReadResult:
     """Run a read; raises ``DbifyError`` for pool/connection trouble and
     ``DatabaseError`` for anything PostgreSQL refuses."""
     async with _connection(project) as conn:

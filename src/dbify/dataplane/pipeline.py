@@ -54,7 +54,9 @@ async def _run(project: Project, raw: RawRequest) -> ApiResponse:
     )
     if request.action == "schema":
         body = openapi_json(project.snapshot, rest_url=raw.rest_url, title=project.name)
-        return ApiResponse(200, body, [(b"content-type", b"application/openapi+json; charset=utf-8")])
+        return ApiResponse(
+            200, body, [(b"content-type", b"application/openapi+json; charset=utf-8")]
+        )
     if request.action not in ("read", "head"):
         raise DbifyError(
             Codes.INVALID_RPC_METHOD,
@@ -66,10 +68,6 @@ async def _run(project: Project, raw: RawRequest) -> ApiResponse:
     result = await execute_read(project, principal, statement)
     response = respond_read(request, result)
     done = perf_counter()
-    response.headers.append(
-        (
-            b"server-timing",
-            f"plan;dur={(planned - started) * 1000:.3f}, db;dur={(done - planned) * 1000:.3f}".encode(),
-        )
-    )
+    timing = f"plan;dur={(planned - started) * 1000:.3f}, db;dur={(done - planned) * 1000:.3f}"
+    response.headers.append((b"server-timing", timing.encode()))
     return response

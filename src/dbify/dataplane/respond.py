@@ -66,8 +66,10 @@ def _total(request: ApiRequest, result: ReadResult, offset: int) -> int | None:
         return None
     limit = request.range_at(())
     page_full = limit is not None and limit.limit is not None and result.page_count >= limit.limit
-    if request.preferences.count == "estimated" and not page_full and (
-        result.page_count > 0 or offset == 0
+    if (
+        request.preferences.count == "estimated"
+        and not page_full
+        and (result.page_count > 0 or offset == 0)
     ):
         # The page ended before the limit: the exact total is known for free.
         return offset + result.page_count
