@@ -182,7 +182,7 @@ def _start_ceiling(db_url: str, out: Path) -> HttpTarget:
 def _start_dbify(template: str, db_url: str, out: Path) -> HttpTarget | None:
     """Start Dbify and read its JSON line; None (target skipped) if it cannot start."""
     port = _free_port()
-    command = shlex.split(template.format(db_url=db_url, port=port))
+    command = shlex.split(template.replace("{db_url}", db_url).replace("{port}", str(port)))
     try:
         process = _spawn(command, out / "dbify.log", {})
     except OSError as error:
