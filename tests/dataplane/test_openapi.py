@@ -397,3 +397,72 @@ def test_openapi_json_round_trips(doc: Doc) -> None:
 
 def test_exported_members() -> None:
     assert sorted(openapi.__all__) == ["build_openapi", "openapi_json"]
+
+
+# --- from the introspected fixture database ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def introspected(fixture_database_url: str) -> SchemaSnapshot:
+    import anyio
+    import asyncpg
+
+    from dbify.schema.introspect import introspect
+
+    async def load() -> SchemaSnapshot:
+        conn = await asyncpg.connect(fixture_database_url)
+        try:
+            return await introspect(conn, ["public", "api2"])
+        finally:
+            await conn.close()
+
+    return anyio.run(load)
+
+
+def test_introspected_fixture_documents(introspected: SchemaSnapshot) -> None:
+    doc = cast(Doc, build_openapi(introspected, rest_url=REST_URL, title="fx", version="1"))
+    validate(doc)
+    paths, schemas = doc["paths"], doc["components"]["schemas"]
+    assert {"get", "head", "post", "patch", "put", "delete"} <= set(paths["/books"])
+    assert set(paths["/publisher_book_counts"]) == {"get", "head"}
+    assert "/notes" not in paths
+    books = schemas["books"]["properties"]
+    assert books["id"]["readOnly"] is True
+    assert books["title_length"]["readOnly"] is True
+    assert books["keywords"]["type"] == "array"
+    assert books["keywords"]["items"] == {"type": "string"}
+    assert books["price"]["type"] == ["number", "null"]
+    assert books["price"]["description"] == "Price in EUR; NULL when not for sale"
+    assert books["created_at"]["format"] == "date-time"
+    assert "default" not in books["created_at"]  # SQL text, not ISO 8601
+    assert books["isbn"]["format"] == "uuid"
+    assert "<fk table='authors' column='id'/>" in books["author_id"]["description"]
+    assert "<pk/>" in books["id"]["description"]
+    assert schemas["books"]["required"] == ["title", "author_id"]
+    assert schemas["orders"]["properties"]["status"]["enum"] == [
+        "pending",
+        "paid",
+        "shipped",
+        "cancelled",
+    ]
+    assert schemas["orders"]["properties"]["status"]["default"] == "pending"
+    assert schemas["authors"]["properties"]["email"]["maxLength"] == 120
+    assert schemas["authors"]["properties"]["active"]["default"] is True
+    assert set(paths["/rpc/add_numbers"]) == {"get", "post"}
+    assert set(paths["/rpc/create_tag"]) == {"post"}
+    greet = paths["/rpc/greet"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "required" not in greet  # greet() has an overload without arguments
+    rows = paths["/rpc/author_book_counts"]["get"]["responses"]["200"]["content"]
+    assert set(rows["application/json"]["schema"]["items"]["properties"]) == {
+        "author_id",
+        "book_count",
+    }
+
+
+def test_introspected_second_schema(introspected: SchemaSnapshot) -> None:
+    doc = cast(
+        Doc,
+        build_openapi(introspected, rest_url=REST_URL, title="fx", version="1", schema="api2"),
+    )
+    validate(doc)
+    assert set(doc["paths"]) == {"/", "/notes", "/rpc/note_count"}
