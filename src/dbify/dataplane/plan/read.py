@@ -1,0 +1,241 @@
+"""Planning a read: ``ApiRequest`` + ``SchemaSnapshot`` → ``ReadPlan``.
+
+A chain of small passes, as PostgREST's ``readPlan``: find the root relation, then for
+each node of the ``select`` tree resolve its columns, choose each embed's relationship,
+and attach the filters, logic trees, order and range addressed to that node's
+``EmbedPath``. Every name is checked against the snapshot here, so the SQL stage only
+ever sees ``Column`` and ``Relation`` objects. Parameters addressed to a path that is
+not embedded are a ``PGRST108``.
+
+This module does no I/O and builds no SQL.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from dbify.dataplane.grammar.types import (
+    ApiRequest,
+    ColumnItem,
+    EmbedItem,
+    EmbedPath,
+    Field,
+    Filter,
+    LogicTree,
+    OrderTerm,
+    Range,
+    SelectItem,
+)
+from dbify.dataplane.plan.casts import validate_cast
+from dbify.dataplane.plan.relationships import find_relationship
+from dbify.dataplane.plan.types import (
+    Condition,
+    ConditionTree,
+    EmbedPlan,
+    EmbedPresence,
+    FieldRef,
+    Ordering,
+    Predicate,
+    ReadPlan,
+    SelectedColumn,
+)
+from dbify.errors import Codes, DbifyError, ErrorKind
+from dbify.schema.model import Relation, SchemaSnapshot
+
+UNDEFINED_COLUMN = ErrorKind("42703", 400)
+"""PostgreSQL's ``undefined_column``: PostgREST passes it through; we detect it early."""
+SPREAD_NOT_TO_ONE = ErrorKind("PGRST119", 400)
+RELATED_ORDER_NOT_TO_ONE = ErrorKind("PGRST118", 400)
+
+
+def plan_read(
+    request: ApiRequest, snapshot: SchemaSnapshot, *, max_rows: int | None = None
+) -> ReadPlan:
+    """Resolve a read of ``request.target`` against ``snapshot``.
+
+    ``max_rows`` caps the root's limit (PostgREST's ``db-max-rows``). Raises
+    ``DbifyError``: PGRST205 unknown table, 42703 unknown column, PGRST200/201 no or
+    ambiguous relationship, PGRST119 spread on a to-many embed, PGRST118 order on a
+    to-many embed's column, PGRST108 parameters for a path that is not embedded,
+    PGRST100 an invalid cast.
+    """
+    relation = find_relation(snapshot, request.schema, request.target.name)
+    _check_paths(request)
+    plan = _plan_node(request, snapshot, relation, request.select, ())
+    if max_rows is not None:
+        limit = plan.range.limit
+        capped = max_rows if limit is None else min(limit, max_rows)
+        plan = _replace_range(plan, Range(plan.range.offset, capped))
+    return plan
+
+
+def find_relation(snapshot: SchemaSnapshot, schema: str, name: str) -> Relation:
+    """The relation ``schema.name`` or PGRST205 with a close name as hint."""
+    relation = snapshot.relation(schema, name)
+    if relation is not None:
+        return relation
+    names = [q.name for q in snapshot.relations if q.schema == schema]
+    close = difflib.get_close_matches(name, names, n=1)
+    raise DbifyError(
+        Codes.TABLE_NOT_FOUND,
+        f"Could not find the table '{schema}.{name}' in the schema cache",
+        hint=f"Perhaps you meant the table '{schema}.{close[0]}'" if close else None,
+    )
+
+
+def _replace_range(plan: ReadPlan, new: Range) -> ReadPlan:
+    return ReadPlan(plan.relation, plan.columns, plan.embeds, plan.where, plan.order, new)
+
+
+def _plan_node(
+    request: ApiRequest,
+    snapshot: SchemaSnapshot,
+    relation: Relation,
+    items: tuple[SelectItem, ...],
+    path: EmbedPath,
+) -> ReadPlan:
+    columns: list[SelectedColumn] = []
+    embeds: list[EmbedPlan] = []
+    for item in items:
+        if isinstance(item, ColumnItem):
+            columns.extend(_select_column(relation, item))
+        else:
+            embeds.append(_plan_embed(request, snapshot, relation, item, (*path, item.label)))
+    by_label = {e.label: e for e in embeds}
+    where = tuple(_predicate(relation, f, by_label) for f in request.filters_at(path))
+    where += tuple(_tree(relation, t, by_label) for t in request.logic_at(path))
+    order = tuple(_ordering(relation, t, by_label) for t in request.order_at(path))
+    return ReadPlan(
+        relation=relation,
+        columns=tuple(columns),
+        embeds=tuple(embeds),
+        where=where,
+        order=order,
+        range=request.range_at(path) or Range(),
+    )
+
+
+def _plan_embed(
+    request: ApiRequest,
+    snapshot: SchemaSnapshot,
+    parent: Relation,
+    item: EmbedItem,
+    path: EmbedPath,
+) -> EmbedPlan:
+    relationship = find_relationship(snapshot, parent, item.relation, item.hint)
+    target = snapshot.relations.get(relationship.target)
+    if target is None:
+        raise _missing_target(relationship.target.schema, relationship.target.name)
+    if item.spread and not relationship.is_to_one:
+        raise DbifyError(
+            SPREAD_NOT_TO_ONE,
+            f"A spread operation on '{item.relation}' is not possible",
+            f"'{parent.name.name}' and '{item.relation}' do not form a many-to-one or"
+            " one-to-one relationship",
+        )
+    plan = _plan_node(request, snapshot, target, item.items, path)
+    return EmbedPlan(
+        label=item.label,
+        relationship=relationship,
+        plan=plan,
+        join=item.join or "left",
+        spread=item.spread,
+    )
+
+
+def _missing_target(schema: str, name: str) -> DbifyError:
+    return DbifyError(
+        Codes.TABLE_NOT_FOUND, f"Could not find the table '{schema}.{name}' in the schema cache"
+    )
+
+
+def _select_column(relation: Relation, item: ColumnItem) -> list[SelectedColumn]:
+    cast = validate_cast(item.cast) if item.cast is not None else None
+    if item.field.name == "*":
+        return [SelectedColumn(FieldRef(c), c.name, cast) for c in relation.columns]
+    ref = _field(relation, item.field)
+    if item.alias is not None:
+        name = item.alias
+    elif ref.json_path:
+        name = str(ref.json_path[-1].key)
+    else:
+        name = ref.column.name
+    return [SelectedColumn(ref, name, cast)]
+
+
+def _field(relation: Relation, field: Field) -> FieldRef:
+    column = relation.column(field.name)
+    if column is None:
+        raise DbifyError(
+            UNDEFINED_COLUMN, f"column {relation.name.name}.{field.name} does not exist"
+        )
+    return FieldRef(column, field.json_path)
+
+
+def _predicate(relation: Relation, item: Filter, embeds: dict[str, EmbedPlan]) -> Predicate:
+    name = item.field.name
+    if name in embeds and not item.field.json_path and relation.column(name) is None:
+        if item.operator != "is" or item.value not in ("null", "not_null"):
+            raise DbifyError(
+                Codes.INVALID_FILTERS, f"Bad operator on the '{name}' embedded resource"
+            )
+        present = (item.value == "not_null") != item.negated
+        return EmbedPresence(name, present)
+    return Condition(
+        field=_field(relation, item.field),
+        operator=item.operator,
+        value=item.value,
+        negated=item.negated,
+        quantifier=item.quantifier,
+        language=item.language,
+    )
+
+
+def _tree(relation: Relation, tree: LogicTree, embeds: dict[str, EmbedPlan]) -> ConditionTree:
+    children = tuple(
+        _tree(relation, c, embeds) if isinstance(c, LogicTree) else _predicate(relation, c, embeds)
+        for c in tree.children
+    )
+    return ConditionTree(tree.operator, children, tree.negated)
+
+
+def _ordering(relation: Relation, term: OrderTerm, embeds: dict[str, EmbedPlan]) -> Ordering:
+    if term.relation is None:
+        return Ordering(_field(relation, term.field), term.direction, term.nulls)
+    embed = embeds.get(term.relation)
+    if embed is None:
+        raise _not_embedded(term.relation)
+    if not embed.is_to_one:
+        raise DbifyError(
+            RELATED_ORDER_NOT_TO_ONE,
+            f"A related order on '{term.relation}' is not possible",
+            f"'{relation.name.name}' and '{term.relation}' do not form a many-to-one or"
+            " one-to-one relationship",
+        )
+    ref = _field(embed.plan.relation, term.field)
+    return Ordering(ref, term.direction, term.nulls, embed.label)
+
+
+def _check_paths(request: ApiRequest) -> None:
+    """Every per-embed parameter must address an embed of the ``select`` tree."""
+    known: set[EmbedPath] = {()}
+    stack: list[tuple[EmbedPath, tuple[SelectItem, ...]]] = [((), request.select)]
+    while stack:
+        path, items = stack.pop()
+        for item in items:
+            if isinstance(item, EmbedItem):
+                known.add((*path, item.label))
+                stack.append(((*path, item.label), item.items))
+    used = [p for p, _ in request.filters] + [p for p, _ in request.logic]
+    used += [p for p, _ in request.order] + [p for p, _ in request.ranges]
+    for path in used:
+        if path not in known:
+            raise _not_embedded(path[-1])
+
+
+def _not_embedded(name: str) -> DbifyError:
+    return DbifyError(
+        Codes.NOT_EMBEDDED,
+        f"'{name}' is not an embedded resource in this request",
+        hint=f"Verify that '{name}' is included in the 'select' query parameter.",
+    )
