@@ -22,6 +22,7 @@ import orjson
 
 from dbify.dataplane.openapi._components import (
     COMMON_PARAMETERS,
+    OPERATORS_GUIDE,
     ComponentNames,
     error_schema,
     relation_schema,
@@ -103,7 +104,7 @@ def build_openapi(
         schemas[entry.schema_key] = relation_schema(relation, snapshot)
         for column in relation.columns:
             parameters[entry.filter_keys[column.name]] = filter_parameter(
-                relation, column.name, column.data_type
+                column.name, column.data_type
             )
         tag: JsonObject = {"name": relation.name.name}
         if relation.description:
@@ -125,8 +126,7 @@ def build_openapi(
             "version": version,
             "description": (
                 f"REST API for the `{documented_schema}` schema, in PostgREST's query "
-                "grammar: filter with `column=operator.value`, shape with `select`, "
-                "page with `limit`/`offset` or `Range`."
+                f"grammar.\n\n{OPERATORS_GUIDE}"
             ),
         },
         "servers": [{"url": rest_url}],

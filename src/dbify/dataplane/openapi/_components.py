@@ -186,10 +186,16 @@ def _enum(*values: str) -> JsonObject:
     return {"type": "string", "enum": list(values)}
 
 
-FILTER_SYNTAX = (
-    "Filter rows: `operator.value`, e.g. `eq.5`, `neq.x`, `gt.5`, `gte.5`, `lt.5`, `lte.5`, "
-    "`like.*ann*`, `ilike.*ann*`, `in.(1,2,3)`, `is.null`, `is.true`, `cs.{a,b}`, "
-    "`fts(english).word`; prefix `not.` to negate (`not.eq.5`)."
+FILTER_SYNTAX = "`operator.value`: `eq.5`, `gt.5`, `in.(1,2)`, `is.null`; `not.eq.5` negates."
+
+OPERATORS_GUIDE = (
+    "Filter rows with `column=operator.value`: `eq`, `neq`, `gt`, `gte`, `lt`, `lte`, "
+    "`like`/`ilike` (`*` is the wildcard), `match`/`imatch` (regex), `in.(1,2,3)`, "
+    "`is.null|true|false`, `isdistinct`, `cs`/`cd`/`ov` (contains, contained, overlaps), "
+    "`sl`/`sr`/`nxl`/`nxr`/`adj` (ranges), `fts`/`plfts`/`phfts`/`wfts` (full text, "
+    "`fts(english).word`); `not.` negates, `eq(any).{a,b}` quantifies; combine with "
+    "`or=(a.eq.1,b.gt.2)`. Shape with `select`, order with `order`, page with "
+    "`limit`/`offset` or `Range`."
 )
 
 # Parameter key -> definition. Operations reference them by key.

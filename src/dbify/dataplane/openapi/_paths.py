@@ -185,13 +185,13 @@ def relation_path_item(documented: DocumentedRelation, names: ComponentNames) ->
     return item
 
 
-def filter_parameter(relation: Relation, column_name: str, data_type: str) -> JsonObject:
+def filter_parameter(column_name: str, data_type: str) -> JsonObject:
     """A per-column filter: always a string, since the value is ``operator.value``."""
     return {
         "name": column_name,
         "in": "query",
         "required": False,
-        "description": f"`{column_name}` ({data_type}). {FILTER_SYNTAX}",
+        "description": f"Filter on `{column_name}` ({data_type}): {FILTER_SYNTAX}",
         "schema": {"type": "string"},
     }
 
