@@ -52,11 +52,13 @@ _QUANTIFIABLE = frozenset(
 _SIMPLE = frozenset(("cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj", "isdistinct"))
 _TEXT_SEARCH = frozenset(("fts", "plfts", "phfts", "wfts"))
 _IS_VALUES = {value: value for value in ("null", "not_null", "true", "false", "unknown")}
+# The common operators whose operand is taken verbatim skip the general parser.
+_SIMPLE_OPERATION = re.compile(r"(eq|neq|gte?|lte?|cs|cd|ov|sl|sr|nxr|nxl|adj|i?match)\.")
 _OPERATOR_EXPECTED = "operator (eq, gt, ...)"
 # A logic tree item's value ends at "," or ")" unless it is quoted or a {array}.
 _LOGIC_VALUE = re.compile(r"\{[^{}]*\}|[^,)]*")
 _LIST_ITEM = re.compile(r"[^,)]*")
-_ARRAY_ITEM = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^,{}"]*))[ \t]*([,}])', re.DOTALL)
+_ARRAY_ITEM = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^,{}"]*?))[ \t]*([,}])', re.DOTALL)
 
 _ValueReader = Callable[[str, int], tuple[str, int]]
 
@@ -67,6 +69,9 @@ def parse_operation(field: Field, value: str) -> Filter:
     Raises ``DbifyError`` ``PGRST100`` for an unknown operator, a bad ``is`` value, a
     malformed ``in`` list or quantified array.
     """
+    simple = _SIMPLE_OPERATION.match(value)
+    if simple is not None:
+        return Filter(field, _operator(simple.group(1)), value[simple.end() :])
     try:
         filter_, position = _read_operation(field, value, 0, _read_rest)
         if position != len(value):

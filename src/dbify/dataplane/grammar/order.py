@@ -27,7 +27,7 @@ from dbify.dataplane.grammar.syntax import (
 )
 from dbify.dataplane.grammar.types import OrderTerm
 
-_MODIFIERS = re.compile(r"(?:\.(asc|desc))?(?:\.(nullsfirst|nullslast))?[ \t]*(?=,|\Z)")
+_MODIFIERS = re.compile(r"(?:\.(asc|desc))?(?:\.(nullsfirst|nullslast))?")
 
 
 def parse_order(value: str) -> tuple[OrderTerm, ...]:
@@ -62,8 +62,12 @@ def _read_term(text: str, position: int) -> tuple[OrderTerm, int]:
     else:
         field, position = read_field(text, position)
     match = _MODIFIERS.match(text, position)
-    if match is None:
-        raise ParseFailure(_modifier_failure(text, position), _modifier_expected(text, position))
+    assert match is not None  # every part of the pattern is optional
+    end = skip_whitespace(text, match.end())
+    if end < len(text) and text[end] != ",":
+        if text[end] == ".":
+            raise ParseFailure(end + 1, '"asc", "desc", "nullsfirst" or "nullslast"')
+        raise ParseFailure(end, 'delimiter (.), "," or end of input')
     direction, nulls = match.group(1), match.group(2)
     return (
         OrderTerm(
@@ -72,16 +76,5 @@ def _read_term(text: str, position: int) -> tuple[OrderTerm, int]:
             "first" if nulls == "nullsfirst" else "last" if nulls == "nullslast" else None,
             relation,
         ),
-        match.end(),
+        end,
     )
-
-
-def _modifier_failure(text: str, position: int) -> int:
-    # Report the column PostgREST reports: where the unknown word starts.
-    return position + 1 if text.startswith(".", position) else position
-
-
-def _modifier_expected(text: str, position: int) -> str:
-    if text.startswith(".", position):
-        return '"asc", "desc", "nullsfirst" or "nullslast"'
-    return 'delimiter (.), "," or end of input'

@@ -69,6 +69,9 @@ class QueryParams:
     on_conflict: tuple[str, ...] | None = None
 
 
+_NO_PARAMS = QueryParams()
+
+
 def _decode(text: str) -> str:
     return unquote_plus(text) if ("%" in text or "+" in text) else text
 
@@ -81,7 +84,7 @@ def parse_query_params(query_string: str, *, lenient_filters: bool = False) -> Q
     Raises ``DbifyError`` ``PGRST100`` for any parameter that does not parse.
     """
     if not query_string:
-        return QueryParams()
+        return _NO_PARAMS
     select: tuple[SelectItem, ...] = STAR
     seen_select = False
     filters: list[tuple[EmbedPath, Filter]] = []

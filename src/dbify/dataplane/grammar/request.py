@@ -24,7 +24,7 @@ from dbify.dataplane.grammar.media_types import negotiate_media_type
 from dbify.dataplane.grammar.preferences import parse_preferences
 from dbify.dataplane.grammar.query_params import parse_query_params
 from dbify.dataplane.grammar.ranges import merge_ranges
-from dbify.dataplane.grammar.types import Action, ApiRequest, Preferences, Range, Target
+from dbify.dataplane.grammar.types import Action, ApiRequest, Preferences, Target
 from dbify.errors import Codes, DbifyError
 
 _ROOT = Target("root")
@@ -71,7 +71,7 @@ def parse_request(
     top = merge_ranges(
         method, headers.get("range"), offset=params.root_offset, limit=params.root_limit
     )
-    if method == "PUT" and top != Range():
+    if method == "PUT" and (top.offset or top.limit is not None):
         raise DbifyError(
             Codes.PUT_LIMIT_NOT_ALLOWED,
             "limit/offset querystring parameters are not allowed for PUT",
