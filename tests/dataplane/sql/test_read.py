@@ -63,7 +63,7 @@ def test_simple_read_shape() -> None:
     ).main
     assert main.sql == (
         "SELECT NULL::bigint AS total_count, pg_catalog.count(*) AS page_count,"
-        ' coalesce(json_agg(_t), \'[]\')::text AS body FROM (SELECT "books"."id" AS "id"'
+        ' coalesce(json_agg(_t), \'[]\')::text AS body FROM (SELECT "books"."id"'
         ' FROM "public"."books" AS "books" WHERE "books"."id" = $1::text::integer) AS _t'
     )
     assert main.params == ("5",)
@@ -183,7 +183,7 @@ def test_embed_shapes() -> None:
     assert 'coalesce("reviews_1"."reviews_1", \'[]\') AS "reviews"' in main.sql
     assert 'LEFT JOIN LATERAL (SELECT json_agg(_e) AS "reviews_1"' in main.sql
     assert '"authors_2"."authors_2" AS "author"' in main.sql
-    assert '(SELECT row_to_json(_e) FROM (SELECT "authors_2"."name" AS "name") AS _e)' in main.sql
+    assert '(SELECT row_to_json(_e) FROM (SELECT "authors_2"."name") AS _e)' in main.sql
     assert (
         'INNER JOIN "public"."book_tags" AS "book_tags_4" ON "book_tags_4"."tag_id" = "tags_3"."id"'
         in main.sql

@@ -18,7 +18,9 @@ def quote_ident(name: str) -> str:
     >>> quote_ident('we"ird')
     '"we""ird"'
     """
-    return '"' + name.replace('"', '""') + '"'
+    if '"' in name:
+        name = name.replace('"', '""')
+    return f'"{name}"'
 
 
 def quote_qualified(name: QualifiedName) -> str:

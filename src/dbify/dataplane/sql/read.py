@@ -197,7 +197,11 @@ class _Builder:
         )
 
     def _column_sql(self, column: SelectedColumn, alias: str) -> str:
-        expr = field_sql(column.field, alias, self.params)
+        ref = column.field
+        if not ref.json_path and column.cast is None and column.name == ref.column.name:
+            # The hot path (``select=*``): the column already has its output name.
+            return f"{alias}.{quote_ident(column.name)}"
+        expr = field_sql(ref, alias, self.params)
         if column.cast is not None:
             expr = f"CAST({expr} AS {column.cast})"
         return f"{expr} AS {quote_ident(column.name)}"
