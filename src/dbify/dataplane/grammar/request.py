@@ -98,6 +98,8 @@ def parse_request(
 
 def _parse_target(path: str) -> Target:
     """``/books`` → relation, ``/rpc/fn`` → function, ``""`` or ``/`` → root."""
+    if path.count("/") == 1 and path.startswith("/") and len(path) > 1 and "%" not in path:
+        return Target("relation", path[1:])
     segments = path.strip("/").split("/") if path.strip("/") else []
     if "%" in path:
         segments = [unquote(segment) for segment in segments]
