@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from dbify import __version__
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.pipeline import RawRequest, handle_data_request
 from dbify.dataplane.project import ProjectDirectory
@@ -160,7 +161,10 @@ class DbifyApp:
         if project is None:
             return JSONResponse({"message": "Project not found"}, 404)
         body = openapi_json(
-            project.snapshot, rest_url=self.rest_url(project.id), title=project.name
+            project.snapshot,
+            rest_url=self.rest_url(project.id),
+            title=project.name,
+            version=__version__,
         )
         return Response(body, media_type="application/json")
 

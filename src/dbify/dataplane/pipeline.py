@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from time import perf_counter
 
+from dbify import __version__
 from dbify.auth.principal import authenticate
 from dbify.dataplane.execute import execute_read
 from dbify.dataplane.grammar import parse_request
@@ -53,7 +54,13 @@ async def _run(project: Project, raw: RawRequest) -> ApiResponse:
         exposed_schemas=project.settings.schemas,
     )
     if request.action == "schema":
-        body = openapi_json(project.snapshot, rest_url=raw.rest_url, title=project.name)
+        body = openapi_json(
+            project.snapshot,
+            rest_url=raw.rest_url,
+            title=project.name,
+            version=__version__,
+            schema=request.schema,
+        )
         return ApiResponse(
             200, body, [(b"content-type", b"application/openapi+json; charset=utf-8")]
         )
