@@ -121,6 +121,8 @@ def f(name: str, op: str, value: str | tuple[str, ...], **kwargs: Any) -> Filter
         (f("tags", "cs", "{b}"), [1, 2]),
         (f("tags", "cd", "{a,b,c}"), [1, 2, 3]),
         (f("tags", "ov", "{a,c}"), [1, 2]),
+        (f("pages", "cs", "5"), [1, 2]),
+        (f("pages", "cs", "[2,6]"), [1]),
         (f("pages", "sl", "[20,30)"), [1, 2]),
         (f("pages", "sr", "[20,30)"), [4]),
         (f("pages", "nxr", "[10,20)"), [1, 2]),
@@ -303,6 +305,18 @@ def test_nested_embeds_and_self_relationships(url: str) -> None:
         {"name": "Mid", "manager": {"name": "Boss"}, "reports": [{"name": "Low"}]},
         {"name": "Low", "manager": {"name": "Mid"}, "reports": []},
     ]
+
+
+def test_self_relationship_hint_returns_children(url: str) -> None:
+    """PostgREST's convention (EmbedDisambiguationSpec): ``employees!manager_id`` on a
+    self-reference is the one-to-many side, the rows whose ``manager_id`` is this id."""
+    body = _json(
+        url,
+        "employees",
+        select=(col("name"), _embed("employees", col("name"), alias="reports", hint="manager_id")),
+        filters=(((), f("id", "eq", "1")),),
+    )
+    assert body == [{"name": "Boss", "reports": [{"name": "Mid"}]}]
 
 
 def test_spread_lifts_keys_and_inner_drops_parents(url: str) -> None:

@@ -139,6 +139,8 @@ def _condition_sql(cond: Condition, alias: str, params: BindParams) -> str:
     if op in ("like", "ilike"):
         value = value.replace("*", "%")
     placeholder = params.add(value)
+    if op == "cs" and _is_range_element(cond, value):
+        return f"{lhs} @> {_singleton_range(placeholder, value_type)}"
     rhs = f"{placeholder}::text" if value_type == "text" else f"{placeholder}::text::{value_type}"
     return f"{lhs} {sql_op} {rhs}"
 
@@ -154,3 +156,24 @@ def _text_search_sql(cond: Condition, lhs: str, value_type: str, params: BindPar
     query = params.add(value)
     args = f"{language}, {query}::text" if language else f"{query}::text"
     return f"{lhs} @@ {function}({args})"
+
+
+def _is_range_element(cond: Condition, value: str) -> bool:
+    """``during=cs.2020-01-01``: a range column tested for one element, not a range."""
+    stripped = value.strip()
+    return (
+        cond.field.column.type_category == "R"
+        and not cond.field.json_path
+        and not stripped.startswith(("[", "("))
+        and stripped.lower() != "empty"
+    )
+
+
+def _singleton_range(placeholder: str, range_type: str) -> str:
+    """``[v,v]`` of ``range_type``: containing it is containing the element ``v``, and it
+    needs no knowledge of the range's subtype. The bound is double-quoted (escaping
+    ``\\`` and ``"``) so any element text is read verbatim."""
+    # E'' strings read the same whatever standard_conforming_strings says.
+    escaped = rf"""replace(replace({placeholder}::text, E'\\', E'\\\\'), '"', E'\\"')"""
+    bound = f"""'"' || {escaped} || '"'"""
+    return f"('[' || {bound} || ',' || {bound} || ']')::{range_type}"
