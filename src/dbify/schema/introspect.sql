@@ -16,27 +16,27 @@ columns AS (
   SELECT
     a.attrelid,
     json_agg(json_build_array(
-      a.attname,                                                    -- 0 name
-      a.attnum,                                                     -- 1 position
-      format_type(a.atttypid, NULL),                                -- 2 data_type
-      t.typname,                                                    -- 3 type_name
-      t.typcategory,                                                -- 4 type_category
-      NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),     -- 5 nullable
-      CASE WHEN a.attgenerated = '' THEN coalesce(                  -- 6 default
+      a.attname,                                                -- 0 name
+      a.attnum,                                                 -- 1 position
+      format_type(a.atttypid, NULL),                            -- 2 data_type
+      t.typname,                                                -- 3 type_name
+      t.typcategory,                                            -- 4 type_category
+      NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)), -- 5 nullable
+      CASE WHEN a.attgenerated = '' THEN coalesce(              -- 6 default
         pg_get_expr(ad.adbin, ad.adrelid),
         CASE WHEN t.typtype = 'd' THEN pg_get_expr(t.typdefaultbin, 0) END
       ) END,
-      a.attidentity <> '',                                          -- 7 is_identity
-      a.attgenerated <> '',                                         -- 8 is_generated
-      CASE                                                          -- 9 max_length
+      a.attidentity <> '',                                      -- 7 is_identity
+      a.attgenerated <> '',                                     -- 8 is_generated
+      CASE                                                      -- 9 max_length
         WHEN coalesce(nullif(t.typbasetype, 0), t.oid) IN ('bpchar'::regtype, 'varchar'::regtype)
           AND coalesce(nullif(a.atttypmod, -1), t.typtypmod) > 4
         THEN coalesce(nullif(a.atttypmod, -1), t.typtypmod) - 4
       END,
-      coalesce(nullif(t.typbasetype, 0), t.oid)::bigint,            -- 10 base type oid (enums)
+      coalesce(nullif(t.typbasetype, 0), t.oid)::bigint,        -- 10 base type oid (enums)
       CASE WHEN t.typcategory = 'A' THEN format_type(t.typelem, NULL) END,  -- 11 element_type
-      dsc.description,                                              -- 12 description
-      a.attgenerated = '' AND a.attidentity <> 'a' AND (            -- 13 updatable
+      dsc.description,                                          -- 12 description
+      a.attgenerated = '' AND a.attidentity <> 'a' AND (        -- 13 updatable
         r.relkind IN ('r', 'p')
         OR (r.relkind IN ('v', 'f') AND pg_column_is_updatable(r.oid, a.attnum, false))
       )
@@ -52,18 +52,18 @@ columns AS (
 ),
 relation_rows AS (
   SELECT json_agg(json_build_array(
-    r.oid::bigint,                                                  -- 0 oid
-    r.nspname,                                                      -- 1 schema
-    r.relname,                                                      -- 2 name
-    r.relkind,                                                      -- 3 kind
-    dsc.description,                                                -- 4 description
-    CASE WHEN r.relkind IN ('v', 'f')                               -- 5 updatable bitmask
+    r.oid::bigint,                                              -- 0 oid
+    r.nspname,                                                  -- 1 schema
+    r.relname,                                                  -- 2 name
+    r.relkind,                                                  -- 3 kind
+    dsc.description,                                            -- 4 description
+    CASE WHEN r.relkind IN ('v', 'f')                           -- 5 updatable bitmask
       THEN pg_relation_is_updatable(r.oid, true) END,
-    has_any_column_privilege(r.oid, 'SELECT'),                      -- 6..9 privileges
+    has_any_column_privilege(r.oid, 'SELECT'),                  -- 6..9 privileges
     has_any_column_privilege(r.oid, 'INSERT'),
     has_any_column_privilege(r.oid, 'UPDATE'),
     has_table_privilege(r.oid, 'DELETE'),
-    coalesce(cols.items, '[]'::json)                                -- 10 columns
+    coalesce(cols.items, '[]'::json)                            -- 10 columns
   ) ORDER BY r.nspname, r.relname) AS items
   FROM relations r
   LEFT JOIN columns cols ON cols.attrelid = r.oid
@@ -74,16 +74,16 @@ relation_rows AS (
 -- schemas inherit them from tables anywhere.
 key_rows AS (
   SELECT json_agg(json_build_array(
-    con.conrelid::bigint,                                            -- 0 table oid
-    n.nspname,                                                      -- 1 schema
-    c.relname,                                                      -- 2 name
-    con.contype,                                                    -- 3 'p' or 'u'
-    ARRAY(                                                          -- 4 columns, key order
+    con.conrelid::bigint,                                       -- 0 table oid
+    n.nspname,                                                  -- 1 schema
+    c.relname,                                                  -- 2 name
+    con.contype,                                                -- 3 'p' or 'u'
+    ARRAY(                                                      -- 4 columns, key order
       SELECT att.attname FROM unnest(con.conkey) WITH ORDINALITY AS k (attnum, ord)
       JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = k.attnum
       ORDER BY k.ord
     ),
-    con.conkey                                                      -- 5 attnums
+    con.conkey                                                  -- 5 attnums
   ) ORDER BY con.conrelid, con.contype, con.conname) AS items
   FROM pg_constraint con
   JOIN pg_class c ON c.oid = con.conrelid
@@ -93,25 +93,25 @@ key_rows AS (
 ),
 foreign_key_rows AS (
   SELECT json_agg(json_build_array(
-    con.conname,                                                    -- 0 constraint
-    con.conrelid::bigint,                                            -- 1 table oid
-    sn.nspname,                                                     -- 2 table schema
-    sc.relname,                                                     -- 3 table name
-    ARRAY(                                                          -- 4 columns
+    con.conname,                                                -- 0 constraint
+    con.conrelid::bigint,                                       -- 1 table oid
+    sn.nspname,                                                 -- 2 table schema
+    sc.relname,                                                 -- 3 table name
+    ARRAY(                                                      -- 4 columns
       SELECT att.attname FROM unnest(con.conkey) WITH ORDINALITY AS k (attnum, ord)
       JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = k.attnum
       ORDER BY k.ord
     ),
-    con.conkey,                                                     -- 5 attnums
-    con.confrelid::bigint,                                            -- 6 referenced oid
-    tn.nspname,                                                     -- 7 referenced schema
-    tc.relname,                                                     -- 8 referenced name
-    ARRAY(                                                          -- 9 referenced columns
+    con.conkey,                                                 -- 5 attnums
+    con.confrelid::bigint,                                      -- 6 referenced oid
+    tn.nspname,                                                 -- 7 referenced schema
+    tc.relname,                                                 -- 8 referenced name
+    ARRAY(                                                      -- 9 referenced columns
       SELECT att.attname FROM unnest(con.confkey) WITH ORDINALITY AS k (attnum, ord)
       JOIN pg_attribute att ON att.attrelid = con.confrelid AND att.attnum = k.attnum
       ORDER BY k.ord
     ),
-    con.confkey                                                     -- 10 referenced attnums
+    con.confkey                                                 -- 10 referenced attnums
   ) ORDER BY con.conrelid, con.conname) AS items
   FROM pg_constraint con
   JOIN pg_class sc ON sc.oid = con.conrelid
@@ -123,15 +123,15 @@ foreign_key_rows AS (
 ),
 view_rows AS (
   SELECT json_agg(json_build_array(
-    c.oid::bigint,                                                  -- 0 oid
-    n.nspname,                                                      -- 1 schema
-    c.relname,                                                      -- 2 name
-    ARRAY(                                                          -- 3 column names by attnum
+    c.oid::bigint,                                              -- 0 oid
+    n.nspname,                                                  -- 1 schema
+    c.relname,                                                  -- 2 name
+    ARRAY(                                                      -- 3 column names by attnum
       SELECT att.attname FROM pg_attribute att
       WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
       ORDER BY att.attnum
     ),
-    rw.ev_action::text                                              -- 4 query tree
+    rw.ev_action::text                                          -- 4 query tree
   )) AS items
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -140,25 +140,25 @@ view_rows AS (
 ),
 function_rows AS (
   SELECT json_agg(json_build_array(
-    n.nspname,                                                      -- 0 schema
-    p.proname,                                                      -- 1 name
-    p.proargnames,                                                  -- 2 argument names
-    p.proargmodes,                                                  -- 3 argument modes
-    ARRAY(                                                          -- 4 argument types
+    n.nspname,                                                  -- 0 schema
+    p.proname,                                                  -- 1 name
+    p.proargnames,                                              -- 2 argument names
+    p.proargmodes,                                              -- 3 argument modes
+    ARRAY(                                                      -- 4 argument types
       SELECT format_type(arg.typ, NULL)
       FROM unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) WITH ORDINALITY AS arg (typ, ord)
       ORDER BY arg.ord
     ),
-    p.pronargs,                                                     -- 5 input arguments
-    p.pronargdefaults,                                              -- 6 of which defaulted
-    format_type(p.prorettype, NULL),                                -- 7 return type
-    p.proretset,                                                    -- 8 returns set
-    rt.typtype,                                                     -- 9 return type's kind
-    rn.nspname,                                                     -- 10 return relation schema
-    rc.relname,                                                     -- 11 return relation name
-    p.provolatile,                                                  -- 12 volatility
-    dsc.description,                                                -- 13 description
-    has_function_privilege(p.oid, 'EXECUTE')                        -- 14 executable
+    p.pronargs,                                                 -- 5 input arguments
+    p.pronargdefaults,                                          -- 6 of which defaulted
+    format_type(p.prorettype, NULL),                            -- 7 return type
+    p.proretset,                                                -- 8 returns set
+    rt.typtype,                                                 -- 9 return type's kind
+    rn.nspname,                                                 -- 10 return relation schema
+    rc.relname,                                                 -- 11 return relation name
+    p.provolatile,                                              -- 12 volatility
+    dsc.description,                                            -- 13 description
+    has_function_privilege(p.oid, 'EXECUTE')                    -- 14 executable
   ) ORDER BY n.nspname, p.proname, p.oid) AS items
   FROM pg_proc p
   JOIN exposed n ON n.oid = p.pronamespace
@@ -171,8 +171,8 @@ function_rows AS (
 ),
 enum_rows AS (
   SELECT json_agg(json_build_array(
-    t.oid::bigint,                                                  -- 0 oid
-    format_type(t.oid, NULL),                                       -- 1 name as in data_type
+    t.oid::bigint,                                              -- 0 oid
+    format_type(t.oid, NULL),                                   -- 1 name as in data_type
     ARRAY(SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)
   )) AS items
   FROM pg_type t

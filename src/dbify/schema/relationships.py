@@ -189,8 +189,8 @@ def _many_to_many(
                 source=to_source.target,
                 target=to_target.target,
                 cardinality="many_to_many",
-                # PostgREST matches a many-to-many hint against the junction's name or
-                # its constraint to the target; the latter is kept here.
+                # PostgREST matches a many-to-many embed hint against the junction's
+                # name only; the constraint to the target is kept for error details.
                 constraint=to_target.constraint,
                 junction=Junction(
                     relation=junction,
