@@ -428,3 +428,9 @@ def test_estimated_count_statement_explains(url: str) -> None:
 
     plan = json.loads(anyio.run(explain))
     assert plan[0]["Plan"]["Plan Rows"] >= 1
+
+
+def test_empty_selects_give_empty_objects(url: str) -> None:
+    body = _books(url, _embed("author_id", alias="author"), filters=(((), f("id", "lt", "3")),))
+    assert body == [{"id": 1, "author": {}}, {"id": 2, "author": {}}]
+    assert _json(url, "authors", select=(), filters=(((), f("id", "eq", "1")),)) == [{}]

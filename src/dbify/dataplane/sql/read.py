@@ -111,7 +111,7 @@ class _RowQuery:
     @property
     def sql(self) -> str:
         order = f" ORDER BY {', '.join(self.order)}" if self.order else ""
-        columns = ", ".join(self.select) if self.select else "NULL::text AS _empty"
+        columns = ", ".join(self.select)  # empty is valid: a row of no keys, {}
         return f"SELECT {columns} FROM {self.from_}{self.where_sql}{order}{self.limit}"
 
 
@@ -244,7 +244,7 @@ class _Builder:
         if embed.spread:
             columns = [*query.select, f"TRUE AS {_PRESENT}", *hidden]
         else:
-            keys = ", ".join(query.select) if query.select else "NULL::text AS _empty"
+            keys = ", ".join(query.select)
             obj = f"(SELECT row_to_json(_e) FROM (SELECT {keys}) AS _e) AS {alias}"
             columns = [obj, *hidden]
         where = query.where_sql
