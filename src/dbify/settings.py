@@ -67,6 +67,43 @@ class ApiSettings(BaseModel):
     )
 
 
+class MetadataSettings(BaseModel):
+    """Dbify's own store: users, projects, keys (never the users' databases)."""
+
+    url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata store: sqlite:///path or "
+        "postgresql://...; defaults to a SQLite file data_dir/metadata.db.",
+    )
+    migrate_on_start: bool = Field(
+        True, description="Apply pending migrations when `dbify serve` starts (all-in-one)."
+    )
+
+
+class UsersSettings(BaseModel):
+    """Sign-up, sessions and login protection of the dashboard and management API."""
+
+    signup_enabled: bool = Field(True, description="Anyone may create an account.")
+    session_hours: float = Field(24 * 7, gt=0, description="Lifetime of a dashboard session.")
+    login_attempts_per_minute: int = Field(
+        10, ge=1, description="Failed sign-ins allowed per client address and email per minute."
+    )
+
+
+class ProjectsSettings(BaseModel):
+    """How many projects' connection pools one instance keeps open."""
+
+    max_total_connections: int = Field(
+        200, ge=1, description="Upper bound on connections to all users' databases together."
+    )
+    pool_idle_seconds: float = Field(
+        300.0, gt=0, description="Close a project's pool after this long without requests."
+    )
+    retry_after_failure_seconds: float = Field(
+        5.0, ge=0, description="After a failed connect, fail fast for this long before retrying."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable. See ``dbify config show`` for the effective values."""
 
@@ -79,8 +116,13 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    metadata: MetadataSettings = Field(default_factory=MetadataSettings)
+    users: UsersSettings = Field(default_factory=UsersSettings)
+    projects: ProjectsSettings = Field(default_factory=ProjectsSettings)
     master_key: SecretStr | None = Field(
-        None, description="Key that encrypts secrets at rest (generated into data_dir if unset)."
+        None,
+        description="Fernet key(s) that encrypt secrets at rest, comma-separated, newest first "
+        "(older ones still decrypt: rotation); generated into data_dir/master.key if unset.",
     )
 
     @classmethod

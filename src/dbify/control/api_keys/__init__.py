@@ -1,0 +1,1 @@
+"""API keys of projects: create, list, revoke, rotate (see ``service.py``)."""

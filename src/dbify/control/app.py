@@ -1,0 +1,35 @@
+"""The management API as a FastAPI application, to be mounted at ``/api``.
+
+Routes live under ``/v1`` (so ``/api/v1/...`` once mounted), the OpenAPI document at
+``/api/v1/openapi.json`` and interactive docs at ``/api/docs``. Every error is JSON
+``{"code", "message", "details", "hint"}`` (``control/errors.py``).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from dbify import __version__
+from dbify.control.api_keys.routes import router as keys_router
+from dbify.control.errors import install_error_handlers
+from dbify.control.plane import ControlPlane
+from dbify.control.projects.routes import router as projects_router
+from dbify.control.users.routes import router as users_router
+
+__all__ = ["create_management_app"]
+
+
+def create_management_app(plane: ControlPlane) -> FastAPI:
+    """The management API over ``plane`` (the caller owns the plane's lifetime)."""
+    app = FastAPI(
+        title="Dbify management API",
+        version=__version__,
+        openapi_url="/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.plane = plane
+    install_error_handlers(app)
+    for router in (users_router, projects_router, keys_router):
+        app.include_router(router, prefix="/v1")
+    return app

@@ -1,0 +1,216 @@
+"""The data plane's view of the metadata store: live projects, their pools and keys.
+
+``StoreProjectDirectory`` implements ``dataplane.project.ProjectDirectory``. At start
+it loads every active project from the store: the schema snapshot is rebuilt from
+the cached catalog and keys from their hashes, with no connection to any user
+database, so a dead database cannot delay start-up or other projects. Pools open on
+first use (``pools.py``). The control-plane services tell it about changes
+(``ProjectListener``): a changed URL or pool setting replaces the pool, a revoked key
+leaves the in-memory key ring at once. Key usage is recorded in memory and written
+to the store in batches by a background task, never on the request path.
+
+Scale-out note: changes made through another replica reach this one only at its
+next start (a broadcast channel is the planned fix; DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+import asyncpg
+
+from dbify.auth.api_keys import ApiKey, KeyRing
+from dbify.control.api_keys.store import KeyRecord, KeyStore
+from dbify.control.projects.connect import snapshot_from_catalog
+from dbify.control.projects.pools import LazyPool, PoolBudget
+from dbify.control.projects.schemas import ProjectConfig
+from dbify.control.projects.store import ProjectRecord, ProjectStore
+from dbify.dataplane.connections import PoolOptions
+from dbify.dataplane.project import Project, ProjectSettings
+from dbify.secrets_box import SecretBox, SecretBoxError
+from dbify.settings import Settings
+
+__all__ = ["StoreProjectDirectory"]
+
+_log = logging.getLogger("dbify.directory")
+_HOUSEKEEPING_SECONDS = 5.0
+
+
+def _api_key(record: KeyRecord) -> ApiKey:
+    if record.role == "service":
+        return ApiKey(record.id, "service", record.key_hash, record.prefix)
+    if record.role == "anon":
+        return ApiKey(record.id, "anon", record.key_hash, record.prefix)
+    # A database-role key runs as that role (and may write as far as the role may).
+    return ApiKey(record.id, "anon", record.key_hash, record.prefix, role=record.role)
+
+
+class _ProjectKeyRing(KeyRing):
+    """A key ring that also honours expiry (rotation grace) and records usage."""
+
+    def __init__(self, keys: Iterable[KeyRecord], on_use: Callable[[str], None]) -> None:
+        records = list(keys)
+        super().__init__(_api_key(k) for k in records)
+        self._expires = {k.id: k.expires_at for k in records if k.expires_at is not None}
+        self._on_use = on_use
+
+    def verify(self, presented: str) -> ApiKey | None:
+        found = super().verify(presented)
+        if found is None:
+            return None
+        expires = self._expires.get(found.id)
+        if expires is not None and expires <= datetime.now(UTC):
+            return None
+        self._on_use(found.id)
+        return found
+
+
+@dataclass(slots=True)
+class _Live:
+    project: Project
+    pool: LazyPool
+    pool_key: tuple[str, int, int]
+
+
+class StoreProjectDirectory:
+    """Live projects from the metadata store (see the module docstring)."""
+
+    def __init__(
+        self, projects: ProjectStore, keys: KeyStore, box: SecretBox, settings: Settings
+    ) -> None:
+        self._projects = projects
+        self._keys = keys
+        self._box = box
+        self._settings = settings
+        self._budget = PoolBudget(
+            settings.projects.max_total_connections,
+            settings.projects.pool_idle_seconds,
+            settings.projects.retry_after_failure_seconds,
+        )
+        self._live: dict[str, _Live] = {}
+        self._usage: dict[str, datetime] = {}
+        self._lock = asyncio.Lock()
+        self._housekeeping: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        for record in await self._projects.all():
+            await self._load(record)
+        self._housekeeping = asyncio.create_task(self._run_housekeeping())
+
+    # -- ProjectDirectory ------------------------------------------------------------
+
+    def get(self, project_id: str) -> Project | None:
+        live = self._live.get(project_id)
+        return None if live is None else live.project
+
+    def all(self) -> list[Project]:
+        return [live.project for live in self._live.values()]
+
+    async def close(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
+            self._housekeeping = None
+        await self.flush_usage()
+        for live in list(self._live.values()):
+            await live.pool.close()
+        self._live.clear()
+
+    # -- ProjectListener -------------------------------------------------------------
+
+    async def project_changed(self, project_id: str) -> None:
+        record = await self._projects.get(project_id)
+        if record is None:
+            await self.project_removed(project_id)
+        else:
+            await self._load(record)
+
+    async def project_removed(self, project_id: str) -> None:
+        async with self._lock:
+            live = self._live.pop(project_id, None)
+        if live is not None:
+            await live.pool.close()
+
+    def pool_open(self, project_id: str) -> bool:
+        live = self._live.get(project_id)
+        return live is not None and live.pool.is_open
+
+    # -- internals -------------------------------------------------------------------
+
+    def _record_use(self, key_id: str) -> None:
+        self._usage[key_id] = datetime.now(UTC)
+
+    async def flush_usage(self) -> None:
+        """Write the key usage recorded since the last flush (one batch)."""
+        batch, self._usage = self._usage, {}
+        try:
+            await self._keys.record_usage(batch)
+        except Exception:  # usage is best effort: keep serving
+            _log.warning("could not record API key usage", exc_info=False)
+
+    async def _run_housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(_HOUSEKEEPING_SECONDS)
+            await self.flush_usage()
+            await self._budget.close_idle()
+
+    def _project_settings(self, record: ProjectRecord, config: ProjectConfig) -> ProjectSettings:
+        return ProjectSettings(
+            schemas=record.schemas,
+            max_rows=config.max_rows,
+            anon_role=config.anon_role or self._settings.api.anon_role,
+            statement_timeout_ms=config.statement_timeout_ms,
+            max_body_bytes=self._settings.api.max_body_bytes,
+            pool_timeout_seconds=self._settings.database.pool_timeout_seconds,
+            allow_unfiltered_mutations=config.allow_unfiltered_writes,
+        )
+
+    async def _load(self, record: ProjectRecord) -> None:
+        """(Re)build the live project for ``record``; paused or unusable ones go offline."""
+        if record.paused or record.schema_catalog is None:
+            await self.project_removed(record.id)
+            return
+        try:
+            url = self._box.decrypt(record.database_url_sealed)
+            snapshot = snapshot_from_catalog(record.schema_catalog, record.schemas)
+        except (SecretBoxError, ValueError, KeyError, TypeError) as exc:
+            _log.error("project %s cannot be loaded: %s", record.id, type(exc).__name__)
+            await self.project_removed(record.id)
+            return
+        config = ProjectConfig(**record.settings)
+        keys = _ProjectKeyRing(await self._keys.of_project(record.id), self._record_use)
+        pool_key = (url, config.pool_size, config.statement_timeout_ms)
+        async with self._lock:
+            previous = self._live.get(record.id)
+            reuse = previous is not None and previous.pool_key == pool_key
+            if previous is not None and reuse:
+                pool = previous.pool
+            else:
+                pool = self._budget.pool(
+                    record.id,
+                    url,
+                    PoolOptions(
+                        size=config.pool_size,
+                        connect_timeout_seconds=self._settings.database.connect_timeout_seconds,
+                        statement_timeout_ms=config.statement_timeout_ms,
+                        pgbouncer=self._settings.database.pgbouncer,
+                    ),
+                )
+            project = Project(
+                id=record.id,
+                name=record.name,
+                # LazyPool offers the part of asyncpg.Pool the data plane uses
+                # (acquire(timeout=...) as an async context manager, close()).
+                pool=cast(asyncpg.Pool, pool),
+                snapshot=snapshot,
+                keys=keys,
+                settings=self._project_settings(record, config),
+            )
+            self._live[record.id] = _Live(project, pool, pool_key)
+        if previous is not None and not reuse:
+            await previous.pool.close()

@@ -1,0 +1,165 @@
+"""Connection pools of many projects: opened lazily, capped, closed when idle.
+
+Each live project gets a ``LazyPool``: it looks like an asyncpg pool to the data
+plane (``acquire(timeout=...)``, ``close()``) but opens the real pool on first use.
+``PoolBudget`` caps the connections of all pools together: to open a pool it first
+closes the least recently used idle ones, and it closes pools idle for longer than
+the configured time. A pool that fails to open fails fast (as a 503) for a short
+while instead of making every request wait for a dead host again, so a dead project
+costs its own requests a quick error and other projects nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from dbify.dataplane.connections import PoolOptions, open_pool
+
+_log = logging.getLogger("dbify.pools")
+
+
+class ProjectDatabaseUnavailable(ConnectionError):
+    """The project's pool could not be opened (the data plane answers 503).
+
+    A ``ConnectionError`` (an ``OSError``), which ``dataplane.execute`` already
+    reports as ``PGRST000`` database unavailable.
+    """
+
+
+class PoolBudget:
+    """The connection budget shared by every project's pool."""
+
+    def __init__(self, max_connections: int, idle_seconds: float, retry_seconds: float) -> None:
+        self.max_connections = max_connections
+        self.idle_seconds = idle_seconds
+        self.retry_seconds = retry_seconds
+        self._pools: set[LazyPool] = set()
+        self._lock = asyncio.Lock()
+
+    def pool(self, project_id: str, url: str, options: PoolOptions) -> LazyPool:
+        lazy = LazyPool(self, project_id, url, options)
+        self._pools.add(lazy)
+        return lazy
+
+    @property
+    def open_connections(self) -> int:
+        return sum(p.reserved for p in self._pools)
+
+    async def _reserve(self, wanted: int) -> int:
+        """Connections granted to a pool about to open (at least 1), evicting idle pools."""
+        async with self._lock:
+            idle = sorted(
+                (p for p in self._pools if p.reserved and p.active == 0),
+                key=lambda p: p.last_used,
+            )
+            while self.open_connections + wanted > self.max_connections and idle:
+                await idle.pop(0).close_pool()
+            available = self.max_connections - self.open_connections
+            if available < 1:
+                raise ProjectDatabaseUnavailable("connection budget of the instance exhausted")
+            return min(wanted, available)
+
+    async def close_idle(self) -> int:
+        """Close pools unused for ``idle_seconds``; returns how many were closed."""
+        cutoff = time.monotonic() - self.idle_seconds
+        idle = [p for p in self._pools if p.reserved and p.active == 0 and p.last_used < cutoff]
+        for pool in idle:
+            await pool.close_pool()
+        return len(idle)
+
+    def forget(self, pool: LazyPool) -> None:
+        self._pools.discard(pool)
+
+
+class LazyPool:
+    """One project's pool, opened on first ``acquire``."""
+
+    def __init__(self, budget: PoolBudget, project_id: str, url: str, options: PoolOptions) -> None:
+        self._budget = budget
+        self._project_id = project_id
+        self._url = url
+        self._options = options
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self._failed_at: float | None = None
+        self.reserved = 0
+        self.active = 0
+        self.last_used = time.monotonic()
+        self.last_error: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    def _current(self) -> asyncpg.Pool | None:
+        return self._pool
+
+    async def _ensure(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._opening:
+            opened = self._current()  # another task may have opened it meanwhile
+            if opened is not None:
+                return opened
+            now = time.monotonic()
+            if self._failed_at is not None and now - self._failed_at < self._budget.retry_seconds:
+                raise ProjectDatabaseUnavailable(self.last_error or "database unavailable")
+            size = await self._budget._reserve(self._options.size)
+            self.reserved = size
+            options = PoolOptions(
+                size=size,
+                connect_timeout_seconds=self._options.connect_timeout_seconds,
+                statement_timeout_ms=self._options.statement_timeout_ms,
+                pgbouncer=self._options.pgbouncer,
+                application_name=self._options.application_name,
+            )
+            try:
+                self._pool = await asyncio.wait_for(
+                    open_pool(self._url, options), options.connect_timeout_seconds + 1
+                )
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                self.reserved = 0
+                self._failed_at = time.monotonic()
+                self.last_error = type(exc).__name__
+                _log.warning("project %s: cannot open pool (%s)", self._project_id, self.last_error)
+                raise ProjectDatabaseUnavailable(self.last_error) from None
+            self._failed_at = None
+            self.last_error = None
+            return self._pool
+
+    @asynccontextmanager
+    async def acquire(
+        self,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the signature of asyncpg.Pool.acquire
+    ) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+        pool = await self._ensure()
+        self.active += 1
+        try:
+            async with pool.acquire(timeout=timeout) as conn:
+                yield conn
+        finally:
+            self.active -= 1
+            self.last_used = time.monotonic()
+
+    async def close_pool(self) -> None:
+        """Close the real pool; the next ``acquire`` opens a new one."""
+        pool, self._pool = self._pool, None
+        self.reserved = 0
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 5)
+            except (TimeoutError, OSError, asyncpg.InterfaceError):
+                pool.terminate()
+
+    async def close(self) -> None:
+        """Close for good (project removed or replaced)."""
+        await self.close_pool()
+        self._budget.forget(self)

@@ -1,0 +1,106 @@
+"""Shapes of the projects API: what clients send and receive (pydantic).
+
+The database URL is accepted on create/update and never returned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+MemberRole = Literal["owner", "admin", "viewer"]
+_Item = TypeVar("_Item")
+
+
+class Page(BaseModel, Generic[_Item]):
+    """One page of a list: ``items`` from ``offset``, ``total`` across all pages."""
+
+    items: list[_Item]
+    total: int
+    limit: int
+    offset: int
+
+
+class ProjectConfig(BaseModel):
+    """Per-project data API settings (stored as JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_rows: int | None = Field(None, ge=1, description="Rows a read returns at most.")
+    statement_timeout_ms: int = Field(10_000, ge=0, description="Per request; 0 disables.")
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    allow_unfiltered_writes: bool = Field(False, description="Allow PATCH/DELETE without filter.")
+    pool_size: int = Field(10, ge=1, le=100, description="Connections this project may open.")
+    anon_role: str | None = Field(None, description="Database role the anon key runs as.")
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    database_url: SecretStr = Field(description="postgresql://user:password@host:port/dbname")
+    schemas: list[str] = Field(default_factory=lambda: ["public"], min_length=1)
+    config: ProjectConfig | None = None
+
+
+class ProjectUpdate(BaseModel):
+    """Fields to change; omitted ones stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    database_url: SecretStr | None = None
+    schemas: list[str] | None = Field(None, min_length=1)
+    max_rows: int | None = Field(None, ge=1)
+    statement_timeout_ms: int | None = Field(None, ge=0)
+    cors_origins: list[str] | None = None
+    allow_unfiltered_writes: bool | None = None
+    pool_size: int | None = Field(None, ge=1, le=100)
+    anon_role: str | None = None
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    rest_url: str
+    schemas: list[str]
+    config: ProjectConfig
+    paused: bool
+    created_at: datetime
+    updated_at: datetime
+    role: MemberRole | None = Field(None, description="The caller's role in the project.")
+
+
+class ProjectCreated(BaseModel):
+    """Returned once, at creation: the keys are not retrievable afterwards."""
+
+    id: str
+    name: str
+    rest_url: str
+    anon_key: str
+    service_key: str
+
+
+class ProjectStatus(BaseModel):
+    id: str
+    paused: bool
+    reachable: bool | None
+    last_error: str | None
+    schema_loaded_at: datetime | None
+    pool_open: bool
+
+
+class MemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str
+    role: MemberRole
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    email: str
+    role: MemberRole
+    created_at: datetime

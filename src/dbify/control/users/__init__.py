@@ -1,0 +1,1 @@
+"""Users, sessions, personal access tokens and sign-in rate limiting."""

@@ -1,0 +1,110 @@
+"""HTTP API for users: sign-up, sign-in/out, the current user, access tokens.
+
+Also the dependency every management route uses to find its caller: a personal
+access token (``Authorization: Bearer dbify_pat_...``), or the dashboard session
+cookie, in which case state-changing methods must carry the CSRF header.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from dbify.control.access import Caller
+from dbify.control.errors import ControlCodes, control_error
+from dbify.control.plane import ControlPlane, get_plane
+from dbify.control.users.schemas import (
+    Credentials,
+    SignedIn,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    UserOut,
+)
+from dbify.control.users.service import user_out
+
+SESSION_COOKIE = "dbify_session"
+CSRF_COOKIE = "dbify_csrf"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+router = APIRouter(tags=["users"])
+Plane = Annotated[ControlPlane, Depends(get_plane)]
+
+
+async def current_caller(request: Request, plane: Plane) -> Caller:
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise control_error(ControlCodes.UNAUTHENTICATED, "Malformed Authorization header")
+        return await plane.users.caller_from_token(token.strip())
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        return await plane.users.caller_from_session(
+            session,
+            request.headers.get(CSRF_HEADER),
+            check_csrf=request.method not in _SAFE_METHODS,
+        )
+    raise control_error(
+        ControlCodes.UNAUTHENTICATED,
+        "Sign in, or send a personal access token as 'Authorization: Bearer'",
+    )
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+@router.post("/auth/sign-up", status_code=status.HTTP_201_CREATED)
+async def sign_up(body: Credentials, plane: Plane) -> UserOut:
+    return user_out(await plane.users.sign_up(body.email, body.password.get_secret_value()))
+
+
+@router.post("/auth/sign-in")
+async def sign_in(
+    body: Credentials, request: Request, response: Response, plane: Plane
+) -> SignedIn:
+    address = request.client.host if request.client else "unknown"
+    user, session = await plane.users.sign_in(body.email, body.password.get_secret_value(), address)
+    max_age = int(plane.settings.users.session_hours * 3600)
+    response.set_cookie(
+        SESSION_COOKIE, session.token, max_age=max_age, httponly=True, secure=True, samesite="lax"
+    )
+    # Readable by the dashboard's script, which echoes it in the CSRF header.
+    response.set_cookie(
+        CSRF_COOKIE, session.csrf_token, max_age=max_age, httponly=False, secure=True,
+        samesite="strict",
+    )  # fmt: skip
+    return SignedIn(user=user_out(user), csrf_token=session.csrf_token)
+
+
+@router.post("/auth/sign-out", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out(
+    request: Request, response: Response, caller: CurrentCaller, plane: Plane
+) -> None:
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        await plane.users.sign_out(session)
+    response.delete_cookie(SESSION_COOKIE, secure=True, httponly=True)
+    response.delete_cookie(CSRF_COOKIE, secure=True)
+
+
+@router.get("/users/me")
+async def me(caller: CurrentCaller, plane: Plane) -> UserOut:
+    return await plane.users.user(caller)
+
+
+@router.post("/users/me/tokens", status_code=status.HTTP_201_CREATED)
+async def create_token(body: TokenCreate, caller: CurrentCaller, plane: Plane) -> TokenCreated:
+    return await plane.users.create_token(caller, body.name, body.expires_at)
+
+
+@router.get("/users/me/tokens")
+async def list_tokens(caller: CurrentCaller, plane: Plane) -> list[TokenOut]:
+    return await plane.users.tokens(caller)
+
+
+@router.delete("/users/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_token(token_id: str, caller: CurrentCaller, plane: Plane) -> None:
+    await plane.users.delete_token(caller, token_id)
