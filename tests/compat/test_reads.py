@@ -220,7 +220,7 @@ CASES = [
         "select id from books where not (id > 3 or price is null) order by id",
     ),
     Case(
-        "books?select=id&and=(id.gt.5,id.lt.9,or(pages.gt.300,not.in_stock.is.true))&order=id",
+        "books?select=id&and=(id.gt.5,id.lt.9,or(pages.gt.300,in_stock.not.is.true))&order=id",
         "select id from books where id > 5 and id < 9 and (pages > 300 or in_stock is not true) order by id",
     ),
     Case(
@@ -282,9 +282,16 @@ CASES = [
         "join actors a on a.id = r.actor_id where r.film_id = f.id) as actors from films f where f.id = 1",
     ),
     Case(
-        "employees?select=name,manager:employees!manager_id(name)&id=eq.4",
+        # Self-relationships, PostgREST's convention: the column names the parent...
+        "employees?select=name,manager:manager_id(name)&id=eq.4",
         "select e.name, json_build_object('name', m.name) as manager from employees e "
         "join employees m on m.id = e.manager_id where e.id = 4",
+    ),
+    Case(
+        # ...and the table name with the column as hint names the children.
+        "employees?select=name,reports:employees!manager_id(name)&id=eq.2",
+        "select e.name, (select coalesce(json_agg(json_build_object('name', r.name) order by r.id), '[]') "
+        "from employees r where r.manager_id = e.id) as reports from employees e where e.id = 2",
     ),
     Case(
         "books?select=id,authors(name,books(id))&id=eq.1",
