@@ -12,8 +12,9 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -28,7 +29,7 @@ from dbify.standalone import DatabaseConnectError, IssuedKeys, open_standalone_p
 log = logging.getLogger("dbify")
 
 
-def _run(main: Callable[[], Awaitable[None]]) -> None:
+def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     try:
         import uvloop
 

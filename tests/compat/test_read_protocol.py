@@ -237,4 +237,4 @@ def test_docs_page_serves_local_assets(dbify_server: RunningServer) -> None:
 def test_server_timing_header(api: httpx.Client) -> None:
     response = api.get("/books?id=eq.5")
     assert response.status_code == 200
-    assert response.headers["server-timing"].startswith("plan;dur=")
+    assert response.headers["server-timing"].startswith("total;dur=")

@@ -13,17 +13,20 @@ This module does not build SQL and does not shape HTTP responses.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 from dbify.auth.principal import Principal
 from dbify.dataplane.project import Project
 from dbify.dataplane.sql.statement import ReadStatement, Statement
 from dbify.errors import Codes, DatabaseError, DbifyError, ErrorKind
+
+_Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,7 @@ def translate_database_error(
 
 
 @asynccontextmanager
-async def _connection(project: Project) -> AsyncIterator[asyncpg.Connection]:
+async def _connection(project: Project) -> AsyncIterator[_Connection]:
     try:
         async with project.pool.acquire(timeout=project.settings.pool_timeout_seconds) as conn:
             yield conn
@@ -94,21 +97,72 @@ async def _connection(project: Project) -> AsyncIterator[asyncpg.Connection]:
         ) from exc
 
 
+class _Rollback(Exception):
+    """Raised inside a transaction to undo it after reading its result."""
+
+
+RowCheck = Callable[[asyncpg.Record], None]
+
+
 async def _fetch_row(
-    conn: asyncpg.Connection, principal: Principal, statement: Statement
+    conn: _Connection,
+    principal: Principal,
+    statement: Statement,
+    *,
+    read_only: bool = False,
+    rollback: bool = False,
+    check: RowCheck | None = None,
 ) -> asyncpg.Record | None:
-    if principal.role is None:
+    if principal.role is None and not (read_only or rollback or check):
+        # The fast path: one prepared statement, one round trip, autocommit.
         return await conn.fetchrow(statement.sql, *statement.params)
-    async with conn.transaction():
-        await conn.execute(
-            "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
-            principal.role,
-            orjson.dumps({"role": principal.role}).decode(),
-        )
-        return await conn.fetchrow(statement.sql, *statement.params)
+    row: asyncpg.Record | None = None
+    try:
+        async with conn.transaction(readonly=read_only):
+            if principal.role is not None:
+                await conn.execute(
+                    "SELECT set_config('role', $1, true), "
+                    "set_config('request.jwt.claims', $2, true)",
+                    principal.role,
+                    orjson.dumps({"role": principal.role}).decode(),
+                )
+            row = await conn.fetchrow(statement.sql, *statement.params)
+            if check is not None and row is not None:
+                check(row)  # raising here rolls the transaction back
+            if rollback:
+                raise _Rollback
+    except _Rollback:
+        pass
+    return row
 
 
-async def _estimate(conn: asyncpg.Connection, statement: Statement) -> int | None:
+async def run_statement(
+    project: Project,
+    principal: Principal,
+    statement: Statement,
+    *,
+    read_only: bool = False,
+    rollback: bool = False,
+    check: RowCheck | None = None,
+    is_rpc: bool = False,
+) -> asyncpg.Record | None:
+    """Run one statement in its own transaction and return its single result row.
+
+    ``read_only`` runs it in a READ ONLY transaction (GET on a function);
+    ``rollback`` undoes it after reading the result (``Prefer: tx=rollback``);
+    ``check`` inspects the row before commit and may raise a ``DbifyError`` to roll
+    back (``Prefer: max-affected``). ``text`` columns come back as ``bytes``.
+    """
+    async with _connection(project) as conn:
+        try:
+            return await _fetch_row(
+                conn, principal, statement, read_only=read_only, rollback=rollback, check=check
+            )
+        except asyncpg.PostgresError as exc:
+            raise translate_database_error(exc, principal=principal, is_rpc=is_rpc) from None
+
+
+async def _estimate(conn: _Connection, statement: Statement) -> int | None:
     plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + statement.sql, *statement.params)
     parsed = orjson.loads(plan)
     try:

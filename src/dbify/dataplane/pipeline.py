@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from time import perf_counter
 
 from dbify import __version__
-from dbify.auth.principal import authenticate
+from dbify.auth.principal import Principal, authenticate
 from dbify.dataplane.execute import execute_read
 from dbify.dataplane.grammar import parse_request
+from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.plan import plan_read
 from dbify.dataplane.project import Project
@@ -54,27 +55,41 @@ async def _run(project: Project, raw: RawRequest) -> ApiResponse:
         exposed_schemas=project.settings.schemas,
     )
     if request.action == "schema":
-        body = openapi_json(
-            project.snapshot,
-            rest_url=raw.rest_url,
-            title=project.name,
-            version=__version__,
-            schema=request.schema,
-        )
-        return ApiResponse(
-            200, body, [(b"content-type", b"application/openapi+json; charset=utf-8")]
-        )
-    if request.action not in ("read", "head"):
-        raise DbifyError(
-            Codes.INVALID_RPC_METHOD,
-            f"{request.method} is not supported on this resource yet",
-        )
-    plan = plan_read(request, project.snapshot, max_rows=project.settings.max_rows)
-    statement = build_read(plan, media_type=request.media_type, count=request.preferences.count)
-    planned = perf_counter()
-    result = await execute_read(project, principal, statement)
-    response = respond_read(request, result)
-    done = perf_counter()
-    timing = f"plan;dur={(planned - started) * 1000:.3f}, db;dur={(done - planned) * 1000:.3f}"
+        return _schema(project, request, raw)
+    if request.action in ("read", "head"):
+        response = await _read(project, principal, request)
+    elif request.action == "call":
+        response = await _call(project, principal, request)
+    else:
+        response = await _write(project, principal, request)
+    timing = f"total;dur={(perf_counter() - started) * 1000:.3f}"
     response.headers.append((b"server-timing", timing.encode()))
     return response
+
+
+def _schema(project: Project, request: ApiRequest, raw: RawRequest) -> ApiResponse:
+    body = openapi_json(
+        project.snapshot,
+        rest_url=raw.rest_url,
+        title=project.name,
+        version=__version__,
+        schema=request.schema,
+    )
+    return ApiResponse(200, body, [(b"content-type", b"application/openapi+json; charset=utf-8")])
+
+
+async def _read(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
+    plan = plan_read(request, project.snapshot, max_rows=project.settings.max_rows)
+    statement = build_read(plan, media_type=request.media_type, count=request.preferences.count)
+    result = await execute_read(project, principal, statement)
+    return respond_read(request, result)
+
+
+async def _write(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
+    """POST, PATCH, PUT, DELETE on a relation (issue 3)."""
+    raise DbifyError(Codes.METHOD_NOT_ALLOWED, f"{request.method} is not supported yet")
+
+
+async def _call(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
+    """GET, HEAD and POST on /rpc/{function} (issue 3)."""
+    raise DbifyError(Codes.METHOD_NOT_ALLOWED, "Calling functions is not supported yet")
