@@ -1,3 +1,3 @@
 """Wires the fixtures of ``tests/fixtures``; fixtures themselves live there."""
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.server"]
+pytest_plugins = ["tests.fixtures.database", "tests.fixtures.server", "tests.fixtures.control"]

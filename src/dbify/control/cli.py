@@ -1,0 +1,221 @@
+"""Command-line control plane: ``dbify migrate``, ``projects``, ``keys``, ``users``.
+
+The commands talk to the metadata store directly (the one ``DBIFY_METADATA__URL``
+or ``data_dir`` points at), as the trusted ``SYSTEM`` caller; no server needs to be
+running. A ``dbify serve`` started on the same store picks up projects created here
+at its next start (within one process, changes reach the data plane at once).
+Errors print the same message the management API returns, and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+import orjson
+from pydantic import BaseModel, SecretStr
+
+from dbify.control.access import SYSTEM
+from dbify.control.api_keys.schemas import KeyCreate
+from dbify.control.plane import ControlPlane, open_control_plane
+from dbify.control.projects.schemas import ProjectCreate
+from dbify.errors import DbifyError
+from dbify.metadata import metadata_url, open_metadata_store, run_migrations
+from dbify.secrets_box import SecretBoxError
+from dbify.settings import load_settings
+from dbify.standalone import redact_url
+
+__all__ = ["keys", "migrate", "projects", "users"]
+
+_T = TypeVar("_T")
+
+
+def _with_plane(action: Callable[[ControlPlane], Awaitable[_T]]) -> _T:
+    async def run() -> _T:
+        plane = await open_control_plane(load_settings())
+        try:
+            return await action(plane)
+        finally:
+            await plane.close()
+
+    try:
+        return asyncio.run(run())
+    except DbifyError as error:
+        hint = f" ({error.hint})" if error.hint else ""
+        details = f": {error.details}" if isinstance(error.details, str) else ""
+        raise click.ClickException(f"{error.message}{details}{hint}") from None
+    except SecretBoxError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _print_json(value: Any) -> None:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif isinstance(value, list):
+        value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@click.command()
+def migrate() -> None:
+    """Create or upgrade the metadata store's tables."""
+    settings = load_settings()
+    url = metadata_url(settings)
+
+    async def run() -> None:
+        store = open_metadata_store(url)
+        try:
+            await run_migrations(store)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+    click.echo(f"Metadata store is up to date: {redact_url(url)}")
+
+
+@click.group()
+def users() -> None:
+    """Manage Dbify users."""
+
+
+@users.command("create-admin")
+@click.option("--email", required=True)
+@click.password_option(envvar="DBIFY_ADMIN_PASSWORD", help="At least 8 characters.")
+def users_create_admin(email: str, password: str) -> None:
+    """Create an admin user (or make an existing user admin with this password)."""
+    if len(password) < 8:
+        raise click.ClickException("The password needs at least 8 characters")
+    user = _with_plane(lambda plane: plane.users.create_admin(email, password))
+    click.echo(f"Admin {user.email} ({user.id}) is ready.")
+
+
+@click.group()
+def projects() -> None:
+    """Manage projects (one PostgreSQL database each)."""
+
+
+@projects.command("create")
+@click.option("--name", required=True)
+@click.option("--database-url", required=True, help="postgresql://user:password@host/db")
+@click.option("--schema", "schemas", multiple=True, help="Schema to expose (repeatable).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print {id, rest_url, anon_key, service_key}."
+)
+def projects_create(name: str, database_url: str, schemas: tuple[str, ...], as_json: bool) -> None:
+    """Check the database, create the project and print its keys (shown once)."""
+    request = ProjectCreate(
+        name=name, database_url=SecretStr(database_url), schemas=list(schemas or ("public",))
+    )
+    created = _with_plane(lambda plane: plane.projects.create(SYSTEM, request))
+    if as_json:
+        sys.stdout.write(
+            orjson.dumps(
+                {
+                    "id": created.id,
+                    "rest_url": created.rest_url,
+                    "anon_key": created.anon_key,
+                    "service_key": created.service_key,
+                }
+            ).decode()
+            + "\n"
+        )
+        return
+    click.echo(f"Project {created.name} created: {created.id}")
+    click.echo(f"  REST URL     {created.rest_url}")
+    click.echo(f"  anon key     {created.anon_key}")
+    click.echo(f"  service key  {created.service_key}")
+    click.echo("Keys are shown once.")
+
+
+@projects.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def projects_list(as_json: bool) -> None:
+    """List all projects."""
+    page = _with_plane(lambda plane: plane.projects.page(SYSTEM, 1000, 0))
+    if as_json:
+        _print_json(page.items)
+        return
+    for project in page.items:
+        state = "paused" if project.paused else "active"
+        click.echo(f"{project.id}  {project.name}  {state}  {project.rest_url}")
+
+
+@projects.command("show")
+@click.argument("project_id")
+def projects_show(project_id: str) -> None:
+    """Show a project and its status as JSON."""
+
+    async def show(plane: ControlPlane) -> dict[str, Any]:
+        project = await plane.projects.get(SYSTEM, project_id)
+        status = await plane.projects.status(SYSTEM, project_id)
+        return {
+            **project.model_dump(mode="json"),
+            "status": status.model_dump(mode="json", exclude={"pool_open"}),
+        }
+
+    _print_json(_with_plane(show))
+
+
+@projects.command("delete")
+@click.argument("project_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def projects_delete(project_id: str, yes: bool) -> None:
+    """Delete a project with its keys and sealed URL (the database itself is untouched)."""
+    if not yes:
+        click.confirm(f"Delete project {project_id}?", abort=True)
+    _with_plane(lambda plane: plane.projects.delete(SYSTEM, project_id))
+    click.echo(f"Project {project_id} deleted.")
+
+
+@click.group()
+def keys() -> None:
+    """Manage a project's API keys."""
+
+
+@keys.command("create")
+@click.argument("project_id")
+@click.option("--name", required=True)
+@click.option("--role", default="anon", show_default=True, help="anon, service or a DB role.")
+@click.option("--expires-at", type=click.DateTime(), default=None, help="UTC expiry time.")
+@click.option("--json", "as_json", is_flag=True)
+def keys_create(
+    project_id: str, name: str, role: str, expires_at: datetime | None, as_json: bool
+) -> None:
+    """Create a key and print its secret (shown once)."""
+    from datetime import UTC
+
+    expiry = expires_at.replace(tzinfo=UTC) if expires_at is not None else None
+    request = KeyCreate(name=name, role=role, expires_at=expiry)
+    created = _with_plane(lambda plane: plane.keys.create(SYSTEM, project_id, request))
+    if as_json:
+        _print_json(created)
+        return
+    click.echo(f"Key {created.id} ({created.role}): {created.key}")
+    click.echo("The key is shown once.")
+
+
+@keys.command("list")
+@click.argument("project_id")
+@click.option("--json", "as_json", is_flag=True)
+def keys_list(project_id: str, as_json: bool) -> None:
+    """List a project's keys (prefixes only, never secrets)."""
+    found = _with_plane(lambda plane: plane.keys.list(SYSTEM, project_id))
+    if as_json:
+        _print_json(found)
+        return
+    for key in found:
+        used = key.last_used_at.isoformat() if key.last_used_at else "never"
+        click.echo(f"{key.id}  {key.prefix}…  {key.name}  {key.role}  last used {used}")
+
+
+@keys.command("revoke")
+@click.argument("project_id")
+@click.argument("key_id")
+def keys_revoke(project_id: str, key_id: str) -> None:
+    """Revoke a key at once."""
+    _with_plane(lambda plane: plane.keys.revoke(SYSTEM, project_id, key_id))
+    click.echo(f"Key {key_id} revoked.")
