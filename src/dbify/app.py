@@ -14,7 +14,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from dbify import __version__
 from dbify.dataplane.openapi import openapi_json
@@ -54,7 +55,12 @@ class DbifyApp:
     """The whole HTTP surface of one Dbify process."""
 
     def __init__(
-        self, directory: ProjectDirectory, *, public_url: str, max_body_bytes: int
+        self,
+        directory: ProjectDirectory,
+        *,
+        public_url: str,
+        max_body_bytes: int,
+        management: ASGIApp | None = None,
     ) -> None:
         self.directory = directory
         self.public_url = public_url.rstrip("/")
@@ -67,6 +73,8 @@ class DbifyApp:
                 Route("/p/{project_id}/docs", self._docs),
                 Route("/p/{project_id}/docs/openapi.json", self._docs_openapi),
                 Route("/docs-assets/{name}", self._docs_asset),
+                # The management API (control/app.py): /api/v1/..., docs at /api/docs.
+                *([Mount("/api", app=management)] if management is not None else []),
             ]
         )
 

@@ -22,6 +22,8 @@ import uvicorn
 
 from dbify import __version__
 from dbify.app import DbifyApp
+from dbify.control.cli import keys, migrate, projects, users
+from dbify.control.serve import serve_platform
 from dbify.dataplane.project import StaticProjectDirectory
 from dbify.settings import Settings, describe_settings, load_settings
 from dbify.standalone import DatabaseConnectError, IssuedKeys, open_standalone_project
@@ -127,7 +129,10 @@ def main() -> None:
 
 @main.command()
 @click.option(
-    "--database-url", required=True, envvar="DBIFY_DATABASE_URL", help="PostgreSQL URL to serve."
+    "--database-url",
+    default=None,
+    envvar="DBIFY_DATABASE_URL",
+    help="Shortcut: create or reuse a project for this PostgreSQL URL and print its keys.",
 )
 @click.option("--host", default=None, help="Interface to listen on (default from settings).")
 @click.option("--port", type=int, default=None, help="Port to listen on (0 picks a free one).")
@@ -135,19 +140,20 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the project as one JSON line.")
 @click.option("--name", default="default", help="Project name.")
 def serve(
-    database_url: str,
+    database_url: str | None,
     host: str | None,
     port: int | None,
     schemas: tuple[str, ...],
     as_json: bool,
     name: str,
 ) -> None:
-    """Serve one database as a REST API and print its URL and keys."""
+    """Serve every project of the metadata store and the management API at /api."""
     settings = load_settings()
     _run(
-        lambda: _serve_database(
+        lambda: serve_platform(
             settings,
-            database_url,
+            _serve_app,
+            database_url=database_url,
             host=host or settings.server.host,
             port=settings.server.port if port is None else port,
             schemas=schemas or settings.api.schemas,
@@ -218,3 +224,7 @@ def config_show() -> None:
     click.echo(
         orjson.dumps(describe_settings(load_settings()), option=orjson.OPT_INDENT_2).decode()
     )
+
+
+for _command in (migrate, projects, keys, users):
+    main.add_command(_command)

@@ -147,7 +147,7 @@ async def test_password_never_stored_in_clear(
         # the key secrets are not stored either
         assert not any(response.json()["service_key"] in line for line in dump)
         if metadata_url.startswith("sqlite"):
-            raw = Path(metadata_url.removeprefix("sqlite:///")).read_bytes()
+            raw = Path(metadata_url.removeprefix("sqlite:///")).read_bytes()  # noqa: ASYNC240
             assert password.encode() not in raw
 
 

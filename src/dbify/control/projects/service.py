@@ -82,12 +82,12 @@ class ProjectService:
         self._users = users
         self._box = box
         self.listener = listener
-        self._public_url = public_url.rstrip("/")
+        self.public_url = public_url.rstrip("/")
         self._timeout = connect_timeout
         self._defaults = defaults
 
     def rest_url(self, project_id: str) -> str:
-        return f"{self._public_url}/p/{project_id}/rest/v1"
+        return f"{self.public_url}/p/{project_id}/rest/v1"
 
     def _out(self, record: ProjectRecord, role: str | None) -> ProjectOut:
         return ProjectOut(
@@ -99,7 +99,7 @@ class ProjectService:
             paused=record.paused,
             created_at=record.created_at,
             updated_at=record.updated_at,
-            role=role,  # type: ignore[arg-type]
+            role=role,
         )
 
     async def require_role(
@@ -252,7 +252,7 @@ class ProjectService:
     async def members(self, caller: Caller, project_id: str) -> list[MemberOut]:
         await self.require_role(caller, project_id, "viewer")
         return [
-            MemberOut(user_id=m.user_id, email=m.email, role=m.role, created_at=m.created_at)  # type: ignore[arg-type]
+            MemberOut(user_id=m.user_id, email=m.email, role=m.role, created_at=m.created_at)
             for m in await self._store.members(project_id)
         ]
 

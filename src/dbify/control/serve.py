@@ -1,0 +1,107 @@
+"""``dbify serve`` on the metadata store: every project, plus the management API.
+
+Opens the control plane with its live directory (migrating the store first in
+all-in-one mode), mounts the management API at ``/api`` next to the data plane and
+serves until stopped. With ``--database-url``, the project for that URL is created
+or reused first and a fresh anon/service key pair is issued and printed: stored keys
+are hashes and cannot be shown again, so each run adds a pair (older pairs keep
+working until revoked with ``dbify keys revoke``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable
+
+import click
+from pydantic import SecretStr
+
+from dbify import __version__
+from dbify.app import DbifyApp
+from dbify.control.access import SYSTEM
+from dbify.control.app import create_management_app
+from dbify.control.plane import ControlPlane, open_control_plane
+from dbify.control.projects.schemas import ProjectCreate
+from dbify.errors import DbifyError
+from dbify.settings import Settings
+
+__all__ = ["serve_platform"]
+
+ServeApp = Callable[[DbifyApp, str, int, Callable[[int], None]], Awaitable[None]]
+
+
+async def _project_for_url(
+    plane: ControlPlane, url: str, schemas: tuple[str, ...], name: str
+) -> tuple[str, str, str]:
+    """(id, anon key, service key) of the project serving ``url``, created if needed."""
+    existing = await plane.projects.find_by_database_url(url)
+    if existing is None:
+        request = ProjectCreate(name=name, database_url=SecretStr(url), schemas=list(schemas))
+        created = await plane.projects.create(SYSTEM, request)
+        return created.id, created.anon_key, created.service_key
+    if existing.schemas != schemas or existing.paused:
+        from dbify.control.projects.schemas import ProjectUpdate
+
+        await plane.projects.update(SYSTEM, existing.id, ProjectUpdate(schemas=list(schemas)))
+        await plane.projects.set_paused(SYSTEM, existing.id, False)
+    anon, service = await plane.projects.issue_default_keys(existing.id)
+    await plane.projects.listener.project_changed(existing.id)
+    return existing.id, anon, service
+
+
+async def serve_platform(
+    settings: Settings,
+    serve_app: ServeApp,
+    *,
+    host: str,
+    port: int,
+    database_url: str | None = None,
+    schemas: tuple[str, ...] = ("public",),
+    name: str = "default",
+    as_json: bool = False,
+) -> None:
+    plane = await open_control_plane(
+        settings, serve_data=True, migrate=settings.metadata.migrate_on_start
+    )
+    try:
+        shortcut: tuple[str, str, str] | None = None
+        if database_url is not None:
+            try:
+                shortcut = await _project_for_url(plane, database_url, schemas, name)
+            except DbifyError as error:
+                details = f": {error.details}" if isinstance(error.details, str) else ""
+                raise click.ClickException(f"{error.message}{details}") from None
+        assert plane.directory is not None
+        app = DbifyApp(
+            plane.directory,
+            public_url=plane.projects.public_url,
+            max_body_bytes=settings.api.max_body_bytes,
+            management=create_management_app(plane),
+        )
+
+        def on_listening(bound: int) -> None:
+            if not settings.server.public_url:
+                shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+                app.public_url = f"http://{shown}:{bound}"
+                plane.projects.public_url = app.public_url
+            if shortcut is not None:
+                project_id, anon, service = shortcut
+                line = {"id": project_id, "rest_url": app.rest_url(project_id),
+                        "anon_key": anon, "service_key": service}  # fmt: skip
+                if as_json:
+                    sys.stdout.write(json.dumps(line) + "\n")
+                    sys.stdout.flush()
+                    return
+                click.echo(f"Dbify {__version__} serving project {project_id}")
+                click.echo(f"  REST URL     {line['rest_url']}")
+                click.echo(f"  anon key     {anon}")
+                click.echo(f"  service key  {service}")
+            else:
+                click.echo(f"Dbify {__version__} serving {len(plane.directory.all())} project(s)")  # type: ignore[union-attr]
+            click.echo(f"  Management   {app.public_url}/api/v1  (docs: {app.public_url}/api/docs)")
+            click.echo("Press Ctrl+C to stop.")
+
+        await serve_app(app, host, port, on_listening)
+    finally:
+        await plane.close()
