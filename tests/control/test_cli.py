@@ -1,0 +1,89 @@
+"""The control-plane CLI against the metadata store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dbify.cli import main
+
+
+@pytest.fixture
+def cli_env(metadata_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "DBIFY_DATA_DIR": str(tmp_path / "data"),
+        "DBIFY_METADATA__URL": metadata_url,
+        "DBIFY_SERVER__PUBLIC_URL": "https://dbify.example",
+    }
+
+
+def _invoke(env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_project_and_key_lifecycle(cli_env: dict[str, str], fixture_database_url: str) -> None:
+    assert "up to date" in _invoke(cli_env, "migrate")
+    created = json.loads(
+        _invoke(
+            cli_env,
+            "projects",
+            "create",
+            "--name",
+            "shop",
+            "--database-url",
+            fixture_database_url,
+            "--json",
+        )
+    )
+    assert set(created) == {"id", "rest_url", "anon_key", "service_key"}
+    assert created["rest_url"] == f"https://dbify.example/p/{created['id']}/rest/v1"
+
+    listed = _invoke(cli_env, "projects", "list")
+    assert created["id"] in listed
+    shown = json.loads(_invoke(cli_env, "projects", "show", created["id"]))
+    assert shown["name"] == "shop"
+    assert shown["status"]["reachable"] is True
+
+    key = json.loads(_invoke(cli_env, "keys", "create", created["id"], "--name", "ci", "--json"))
+    keys = json.loads(_invoke(cli_env, "keys", "list", created["id"], "--json"))
+    assert {k["name"] for k in keys} == {"anon", "service", "ci"}
+    assert key["key"] not in json.dumps(keys)
+    _invoke(cli_env, "keys", "revoke", created["id"], key["id"])
+    keys = json.loads(_invoke(cli_env, "keys", "list", created["id"], "--json"))
+    assert key["id"] not in {k["id"] for k in keys}
+
+    _invoke(cli_env, "projects", "delete", created["id"], "--yes")
+    assert created["id"] not in _invoke(cli_env, "projects", "list")
+
+
+def test_errors_are_clear(cli_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "projects",
+            "create",
+            "--name",
+            "x",
+            "--database-url",
+            "postgresql://postgres:hunter22@127.0.0.1:1/db",
+        ],
+        env=cli_env,
+    )
+    assert result.exit_code == 1
+    assert "Connection refused" in result.output
+    assert "hunter22" not in result.output
+    result = CliRunner().invoke(main, ["projects", "show", "nope"], env=cli_env)
+    assert result.exit_code == 1
+    assert "not found" in result.output
+
+
+def test_create_admin(cli_env: dict[str, str]) -> None:
+    output = _invoke(
+        cli_env, "users", "create-admin", "--email", "root@example.com", "--password", "s3cret-pw"
+    )
+    assert "root@example.com" in output
