@@ -1,0 +1,45 @@
+"""Per-project pools: lazy, capped in total, evicted when idle, failing fast."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbify.control.projects.pools import PoolBudget, ProjectDatabaseUnavailable
+from dbify.dataplane.connections import PoolOptions
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_budget_evicts_idle_pools_and_caps_sizes(fixture_database_url: str) -> None:
+    budget = PoolBudget(max_connections=3, idle_seconds=3600, retry_seconds=30)
+    first = budget.pool("a", fixture_database_url, PoolOptions(size=2))
+    second = budget.pool("b", fixture_database_url, PoolOptions(size=2))
+    assert not first.is_open  # lazy
+    async with first.acquire(timeout=5) as conn:
+        assert await conn.fetchval("SELECT 1") == 1
+    assert first.is_open
+    assert budget.open_connections == 2
+    async with second.acquire(timeout=5) as conn:
+        assert await conn.fetchval("SELECT 2") == 2
+        # the idle first pool made room; the budget is never exceeded
+        assert not first.is_open
+        assert budget.open_connections <= 3
+        async with first.acquire(timeout=5) as other:  # second is busy: first gets 1
+            assert await other.fetchval("SELECT 3") == 3
+            assert first.reserved == 1
+    budget.idle_seconds = 0
+    assert await budget.close_idle() == 2
+    assert budget.open_connections == 0
+    await first.close()
+    await second.close()
+
+
+async def test_dead_database_fails_fast_after_first_failure() -> None:
+    budget = PoolBudget(max_connections=10, idle_seconds=60, retry_seconds=30)
+    dead = budget.pool("d", "postgresql://postgres@127.0.0.1:1/x", PoolOptions(size=2))
+    for _ in range(2):
+        with pytest.raises(ProjectDatabaseUnavailable):
+            async with dead.acquire(timeout=1):
+                pass
+    assert budget.open_connections == 0
+    assert dead.last_error is not None
