@@ -60,6 +60,8 @@ class Codes(Enum):
     PAYLOAD_TOO_LARGE = ErrorKind("DBIFY413", 413)
     UNFILTERED_MUTATION = ErrorKind("DBIFY101", 400)
     PUT_LIMIT_NOT_ALLOWED = ErrorKind("PGRST114", 400)
+    PUT_MATCHING_PK = ErrorKind("PGRST115", 400)
+    WRITE_NOT_ALLOWED = ErrorKind("42501", 401)
     METHOD_NOT_ALLOWED = ErrorKind("PGRST117", 405)
     AGGREGATES_NOT_ALLOWED = ErrorKind("PGRST123", 400)
     # schema cache (PGRST2xx)
