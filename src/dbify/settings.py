@@ -65,6 +65,14 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )
+    max_write_rows: int = Field(
+        10_000, ge=1, description="Most rows one POST/PATCH/PUT body may carry (413 beyond)."
+    )
+    allow_unfiltered_mutations: bool = Field(
+        False,
+        description="Let PATCH and DELETE without filters change every row (refused by default;"
+        " projects of the control plane have their own setting).",
+    )
 
 
 class MetadataSettings(BaseModel):

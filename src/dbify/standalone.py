@@ -73,6 +73,8 @@ def project_settings(settings: Settings, schemas: tuple[str, ...]) -> ProjectSet
         anon_role=settings.api.anon_role,
         statement_timeout_ms=settings.database.statement_timeout_ms,
         max_body_bytes=settings.api.max_body_bytes,
+        max_write_rows=settings.api.max_write_rows,
+        allow_unfiltered_mutations=settings.api.allow_unfiltered_mutations,
         pool_timeout_seconds=settings.database.pool_timeout_seconds,
     )
 

@@ -28,6 +28,7 @@ class ProjectSettings:
     max_body_bytes: int = 10 * 1024 * 1024
     pool_timeout_seconds: float = 10.0
     allow_unfiltered_mutations: bool = False
+    max_write_rows: int = 10_000
 
 
 @dataclass(slots=True)

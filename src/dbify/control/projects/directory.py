@@ -166,6 +166,7 @@ class StoreProjectDirectory:
             anon_role=config.anon_role or self._settings.api.anon_role,
             statement_timeout_ms=config.statement_timeout_ms,
             max_body_bytes=self._settings.api.max_body_bytes,
+            max_write_rows=self._settings.api.max_write_rows,
             pool_timeout_seconds=self._settings.database.pool_timeout_seconds,
             allow_unfiltered_mutations=config.allow_unfiltered_writes,
         )
