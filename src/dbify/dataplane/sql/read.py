@@ -46,6 +46,13 @@ from dbify.errors import Codes, DbifyError
 _PRESENT = '"_present"'
 
 
+def build_rows(plan: ReadPlan, params: BindParams, *, source: str) -> str:
+    """The row query of ``plan`` with its root rows read from ``source`` (a CTE name
+    such as a write's returned rows) instead of the root relation; embeds still join
+    their tables. Parameters continue the numbering of ``params``."""
+    return _Builder(params, root_source=source).row_query(plan, None).sql
+
+
 def build_read(
     plan: ReadPlan, *, media_type: MediaType, count: CountPreference | None
 ) -> ReadStatement:
@@ -121,6 +128,7 @@ class _Builder:
     parameter list (one per statement)."""
 
     params: BindParams
+    root_source: str | None = None
     aliases: set[str] = field(default_factory=set)
 
     def alias(self, base: str, root: bool = False) -> str:
@@ -146,7 +154,8 @@ class _Builder:
         if embed is None:
             alias = self.alias(plan.relation.name.name, root=True)
             where: list[str] = []
-            from_ = f"{quote_qualified(plan.relation.name)} AS {alias}"
+            source = self.root_source or quote_qualified(plan.relation.name)
+            from_ = f"{source} AS {alias}"
         else:
             alias = embed[2]
             from_, where = self._join_source(embed[0], embed[1], alias)
