@@ -193,3 +193,57 @@ async def execute_read(
         body=body if isinstance(body, bytes) else str(body or "").encode(),
         estimated_total=estimated,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write returned: rows written (``affected``), rows inserted rather than
+    updated (None when not tracked), the representation body (None unless asked for)
+    and the primary key values (as text) of at most two written rows."""
+
+    affected: int
+    inserted: int | None
+    body: bytes | None
+    location: tuple[tuple[str | None, ...], ...]
+
+
+WriteCheck = Callable[[WriteResult], None]
+
+
+def _write_result(row: asyncpg.Record) -> WriteResult:
+    body, location = row["body"], row["location"]
+    keys = orjson.loads(location) if location is not None else []
+    return WriteResult(
+        affected=int(row["page_count"]),
+        inserted=None if row["inserted"] is None else int(row["inserted"]),
+        body=body.encode() if isinstance(body, str) else body,
+        location=tuple(tuple(k) for k in keys),
+    )
+
+
+async def execute_write(
+    project: Project,
+    principal: Principal,
+    statement: Statement,
+    *,
+    rollback: bool = False,
+    check: WriteCheck | None = None,
+) -> WriteResult:
+    """Run a write built by ``sql/mutate.py`` in one transaction; ``check`` may raise a
+    ``DbifyError`` to roll it back (``max-affected``, PUT's key, a singular body);
+    ``rollback`` undoes it after reading the result (``Prefer: tx=rollback``)."""
+
+    def check_row(row: asyncpg.Record) -> None:
+        if check is not None:
+            check(_write_result(row))
+
+    row = await run_statement(
+        project,
+        principal,
+        statement,
+        rollback=rollback,
+        check=check_row if check is not None else None,
+    )
+    if row is None:  # pragma: no cover - the write statement always returns one row
+        raise DbifyError(Codes.INTERNAL, "The write returned no result row")
+    return _write_result(row)
