@@ -13,6 +13,7 @@ This module does no I/O and builds no SQL.
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 
 from dbify.dataplane.grammar.types import (
     ApiRequest,
@@ -49,17 +50,23 @@ RELATED_ORDER_NOT_TO_ONE = ErrorKind("PGRST118", 400)
 
 
 def plan_read(
-    request: ApiRequest, snapshot: SchemaSnapshot, *, max_rows: int | None = None
+    request: ApiRequest,
+    snapshot: SchemaSnapshot,
+    *,
+    max_rows: int | None = None,
+    source: Relation | None = None,
 ) -> ReadPlan:
     """Resolve a read of ``request.target`` against ``snapshot``.
 
-    ``max_rows`` caps the root's limit (PostgREST's ``db-max-rows``). Raises
+    ``max_rows`` caps the root's limit (PostgREST's ``db-max-rows``). ``source``, when
+    given, is the root relation instead of the target (the columns of a function's
+    result, for ``/rpc``). Raises
     ``DbifyError``: PGRST205 unknown table, 42703 unknown column, PGRST200/201 no or
     ambiguous relationship, PGRST119 spread on a to-many embed, PGRST118 order on a
     to-many embed's column, PGRST108 parameters for a path that is not embedded,
     PGRST100 an invalid cast.
     """
-    relation = find_relation(snapshot, request.schema, request.target.name)
+    relation = source or find_relation(snapshot, request.schema, request.target.name)
     _check_paths(request)
     plan = _plan_node(request, snapshot, relation, request.select, ())
     if max_rows is not None:
@@ -84,7 +91,7 @@ def find_relation(snapshot: SchemaSnapshot, schema: str, name: str) -> Relation:
 
 
 def _replace_range(plan: ReadPlan, new: Range) -> ReadPlan:
-    return ReadPlan(plan.relation, plan.columns, plan.embeds, plan.where, plan.order, new)
+    return replace(plan, range=new)
 
 
 def _plan_node(

@@ -27,7 +27,7 @@ from dbify.dataplane.grammar.types import (
     Quantifier,
     Range,
 )
-from dbify.schema.model import Column, Relation, Relationship
+from dbify.schema.model import Column, Function, FunctionParameter, Relation, Relationship
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +101,39 @@ class Ordering:
 
 
 @dataclass(frozen=True, slots=True)
+class CallArgument:
+    """One argument of a function call, bound to its parameter.
+
+    ``value`` is the text given in the query string (``?a=1``), a tuple of texts for a
+    variadic parameter (``?v=1&v=2``), or None when PostgreSQL reads it from the call's
+    JSON body by the parameter's name and type (``POST {"a": 1}``).
+    """
+
+    parameter: FunctionParameter
+    value: str | tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCall:
+    """``f(a := $1, b := $2)``: a function and the arguments given; the parameters not
+    given take their defaults. ``body`` is the JSON text the arguments without a value
+    are read from. ``positional`` passes the single argument by position (a single
+    unnamed parameter, or ``Prefer: params=single-object``)."""
+
+    function: Function
+    arguments: tuple[CallArgument, ...] = ()
+    body: str | None = None
+    positional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ReadPlan:
     """One node of the read tree: what to read from ``relation`` and how.
 
     ``range`` has ``limit`` None when unlimited; the root's limit already includes the
-    ``max_rows`` cap.
+    ``max_rows`` cap. ``call`` (root only) reads the rows a function returns instead of
+    the relation itself (``/rpc/f`` returning ``SETOF books`` or a ``TABLE``);
+    ``relation`` then describes the result's columns.
     """
 
     relation: Relation
@@ -114,6 +142,7 @@ class ReadPlan:
     where: tuple[Predicate, ...] = ()
     order: tuple[Ordering, ...] = ()
     range: Range = field(default_factory=Range)
+    call: FunctionCall | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from dbify.dataplane.plan.types import (
     ConditionTree,
     EmbedPlan,
     EmbedPresence,
+    FunctionCall,
     Ordering,
     Predicate,
     ReadPlan,
@@ -40,6 +41,7 @@ from dbify.dataplane.plan.types import (
 )
 from dbify.dataplane.sql.conditions import BindParams, field_sql, predicate_sql
 from dbify.dataplane.sql.identifiers import quote_ident, quote_qualified
+from dbify.dataplane.sql.invocation import call_source_sql
 from dbify.dataplane.sql.statement import ReadStatement, Statement
 from dbify.errors import Codes, DbifyError
 
@@ -64,7 +66,9 @@ def build_read(
     ``count_estimate`` statement to EXPLAIN.
     """
     params = BindParams()
-    root = _Builder(params).row_query(plan, None)
+    builder = _Builder(params)
+    root = builder.row_query(plan, None)
+    ctes = builder.ctes
     total = "NULL"
     if count == "exact":
         total = f"(SELECT pg_catalog.count(*) FROM {root.counted_from}{root.where_sql})"
@@ -75,7 +79,8 @@ def build_read(
     elif media_type == "object":
         sql = f"{head}coalesce((json_agg(_t)->0)::text, 'null') AS body FROM ({source}) AS _t"
     elif media_type == "csv":
-        sql = f"WITH _source AS ({source}) {head}{_CSV_BODY} AS body FROM _source AS _t"
+        ctes = [*ctes, f"_source AS ({source})"]
+        sql = f"{head}{_CSV_BODY} AS body FROM _source AS _t"
     else:
         raise DbifyError(
             Codes.UNSUPPORTED_MEDIA_TYPE, f"None of these media types are available: {media_type}"
@@ -83,12 +88,18 @@ def build_read(
     estimate = None
     if count in ("planned", "estimated"):
         estimate_params = BindParams()
-        counted = _Builder(estimate_params).row_query(plan, None, counting=True)
+        estimate_builder = _Builder(estimate_params)
+        counted = estimate_builder.row_query(plan, None, counting=True)
         estimate = Statement(
-            f"SELECT 1 FROM {counted.counted_from}{counted.where_sql}",
+            _with(estimate_builder.ctes)
+            + f"SELECT 1 FROM {counted.counted_from}{counted.where_sql}",
             tuple(estimate_params.values),
         )
-    return ReadStatement(Statement(sql, tuple(params.values)), estimate)
+    return ReadStatement(Statement(_with(ctes) + sql, tuple(params.values)), estimate)
+
+
+def _with(ctes: list[str]) -> str:
+    return f"WITH {', '.join(ctes)} " if ctes else ""
 
 
 # The header comes from the first row's keys, as PostgREST does (no rows: no header);
@@ -130,6 +141,7 @@ class _Builder:
     params: BindParams
     root_source: str | None = None
     aliases: set[str] = field(default_factory=set)
+    ctes: list[str] = field(default_factory=list)
 
     def alias(self, base: str, root: bool = False) -> str:
         name, n = (base, len(self.aliases)) if root else (f"{base}_{len(self.aliases)}", 0)
@@ -155,6 +167,8 @@ class _Builder:
             alias = self.alias(plan.relation.name.name, root=True)
             where: list[str] = []
             source = self.root_source or quote_qualified(plan.relation.name)
+            if plan.call is not None and self.root_source is None:
+                source = self._call_source(plan.call)
             from_ = f"{source} AS {alias}"
         else:
             alias = embed[2]
@@ -204,6 +218,14 @@ class _Builder:
             order=order,
             limit="" if skip_tail else self._limit_sql(plan),
         )
+
+    def _call_source(self, call: FunctionCall) -> str:
+        """The root reads a function's rows from a CTE, so that a count reading them
+        again does not call the function twice (PostgreSQL still inlines a CTE used
+        once, filters included, unless the function is volatile)."""
+        invocation = call_source_sql(call, '"_c"', self.params)
+        self.ctes.append(f'_call AS (SELECT "_c".* FROM {invocation})')
+        return "_call"
 
     def _column_sql(self, column: SelectedColumn, alias: str) -> str:
         ref = column.field
