@@ -68,6 +68,11 @@ class ApiSettings(BaseModel):
     max_write_rows: int = Field(
         10_000, ge=1, description="Most rows one POST/PATCH/PUT body may carry (413 beyond)."
     )
+    statement_cache_size: int = Field(
+        512,
+        ge=0,
+        description="Read statements cached per project by request shape (0: no cache).",
+    )
     allow_unfiltered_mutations: bool = Field(
         False,
         description="Let PATCH and DELETE without filters change every row (refused by default;"

@@ -76,6 +76,7 @@ def project_settings(settings: Settings, schemas: tuple[str, ...]) -> ProjectSet
         max_write_rows=settings.api.max_write_rows,
         allow_unfiltered_mutations=settings.api.allow_unfiltered_mutations,
         pool_timeout_seconds=settings.database.pool_timeout_seconds,
+        statement_cache_size=settings.api.statement_cache_size,
     )
 
 

@@ -16,10 +16,8 @@ from dbify.dataplane.execute import execute_read
 from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
-from dbify.dataplane.plan import plan_read
 from dbify.dataplane.project import Project
 from dbify.dataplane.respond import ApiResponse, respond_error, respond_read
-from dbify.dataplane.sql import build_read
 from dbify.errors import Codes, DbifyError
 
 
@@ -79,8 +77,9 @@ def _schema(project: Project, request: ApiRequest, raw: RawRequest) -> ApiRespon
 
 
 async def _read(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
-    plan = plan_read(request, project.snapshot, max_rows=project.settings.max_rows)
-    statement = build_read(plan, media_type=request.media_type, count=request.preferences.count)
+    statement = project.statements.read_statement(
+        request, project.snapshot, max_rows=project.settings.max_rows
+    )
     result = await execute_read(project, principal, statement)
     return respond_read(request, result)
 

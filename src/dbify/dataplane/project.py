@@ -8,12 +8,13 @@ without the data plane changing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import asyncpg
 
 from dbify.auth.api_keys import KeyRing
+from dbify.dataplane.statement_cache import StatementCache
 from dbify.schema.model import SchemaSnapshot
 
 
@@ -29,11 +30,16 @@ class ProjectSettings:
     pool_timeout_seconds: float = 10.0
     allow_unfiltered_mutations: bool = False
     max_write_rows: int = 10_000
+    statement_cache_size: int = 512
 
 
 @dataclass(slots=True)
 class Project:
-    """A live project. ``snapshot`` is replaced as a whole when the schema changes."""
+    """A live project. ``snapshot`` is replaced as a whole when the schema changes.
+
+    ``statements`` caches read statements by request shape; it empties itself when it
+    sees another snapshot, so replacing ``snapshot`` is all a schema reload does.
+    """
 
     id: str
     name: str
@@ -41,6 +47,10 @@ class Project:
     snapshot: SchemaSnapshot
     keys: KeyRing
     settings: ProjectSettings
+    statements: StatementCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.statements = StatementCache(self.settings.statement_cache_size)
 
 
 class ProjectDirectory(Protocol):

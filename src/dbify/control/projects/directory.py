@@ -169,6 +169,7 @@ class StoreProjectDirectory:
             max_write_rows=self._settings.api.max_write_rows,
             pool_timeout_seconds=self._settings.database.pool_timeout_seconds,
             allow_unfiltered_mutations=config.allow_unfiltered_writes,
+            statement_cache_size=self._settings.api.statement_cache_size,
         )
 
     async def _load(self, record: ProjectRecord) -> None:
