@@ -247,3 +247,27 @@ async def execute_write(
     if row is None:  # pragma: no cover - the write statement always returns one row
         raise DbifyError(Codes.INTERNAL, "The write returned no result row")
     return _write_result(row)
+
+
+async def execute_call(
+    project: Project,
+    principal: Principal,
+    statement: ReadStatement,
+    *,
+    read_only: bool,
+    rollback: bool = False,
+) -> ReadResult:
+    """Run a function call built by ``sql/call.py`` in one transaction, READ ONLY when
+    ``read_only`` (GET, or a STABLE/IMMUTABLE function: a write inside it is then a
+    25006, 405). Errors map as PostgREST maps them for RPC (42883 is a 404)."""
+    row = await run_statement(
+        project, principal, statement.main, read_only=read_only, rollback=rollback, is_rpc=True
+    )
+    if row is None:  # pragma: no cover - the call statement always returns one row
+        raise DbifyError(Codes.INTERNAL, "The call returned no result row")
+    total, page_count, body = row[0], row[1], row[2]
+    return ReadResult(
+        total_count=None if total is None else int(total),
+        page_count=int(page_count or 0),
+        body=body if isinstance(body, bytes) else str(body or "").encode(),
+    )
