@@ -12,12 +12,16 @@ from time import perf_counter
 
 from dbify import __version__
 from dbify.auth.principal import Principal, authenticate
-from dbify.dataplane.execute import execute_read
+from dbify.dataplane.execute import execute_read, execute_write
 from dbify.dataplane.grammar import parse_request
+from dbify.dataplane.grammar.payload import parse_payload
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
+from dbify.dataplane.plan.mutate import plan_mutate
 from dbify.dataplane.project import Project
 from dbify.dataplane.respond import ApiResponse, respond_error, respond_read
+from dbify.dataplane.respond_write import respond_write, write_check
+from dbify.dataplane.sql.mutate import build_mutate
 from dbify.errors import Codes, DbifyError
 
 
@@ -85,8 +89,29 @@ async def _read(project: Project, principal: Principal, request: ApiRequest) -> 
 
 
 async def _write(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
-    """POST, PATCH, PUT, DELETE on a relation (issue 3)."""
-    raise DbifyError(Codes.METHOD_NOT_ALLOWED, f"{request.method} is not supported yet")
+    """POST, PATCH, PUT, DELETE on a relation."""
+    if principal.read_only:
+        raise DbifyError(
+            Codes.WRITE_NOT_ALLOWED,
+            f"permission denied to write to '{request.target.name}'",
+            hint="This key may only read: use the service key, or give the anon key a role.",
+        )
+    payload = None
+    if request.method != "DELETE":
+        payload = parse_payload(
+            request.body,
+            request.content_type,
+            columns=request.columns,
+            allow_mixed_keys=request.preferences.missing == "default",
+            max_rows=project.settings.max_write_rows,
+        )
+    allow_unfiltered = project.settings.allow_unfiltered_mutations
+    plan = plan_mutate(request, project.snapshot, payload, allow_unfiltered=allow_unfiltered)
+    statement = build_mutate(plan, media_type=request.media_type)
+    rollback = request.preferences.tx == "rollback"
+    check = write_check(request, plan)
+    result = await execute_write(project, principal, statement, rollback=rollback, check=check)
+    return respond_write(request, plan, result)
 
 
 async def _call(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
