@@ -249,6 +249,43 @@ $$;
 CREATE FUNCTION public.sum_all(VARIADIC numbers integer[]) RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(sum(n), 0)::integer FROM unnest(numbers) n $$;
 
+-- RPC edge cases: a single unnamed json / text parameter takes the whole body; custom
+-- SQLSTATEs (PTxyz → status xyz, P0001 → 400); void; OUT parameters; a set of scalars;
+-- a slow function for the statement timeout; a single named jsonb (params=single-object).
+CREATE FUNCTION public.echo_json(json) RETURNS json
+LANGUAGE sql IMMUTABLE AS $$ SELECT $1 $$;
+
+CREATE FUNCTION public.echo_text(text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT 'got: ' || $1 $$;
+
+CREATE FUNCTION public.payload_keys(payload jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT array(SELECT jsonb_object_keys(payload) ORDER BY 1) $$;
+
+CREATE FUNCTION public.require_payment(amount integer) RETURNS integer
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RAISE SQLSTATE 'PT402' USING MESSAGE = 'Payment required',
+    DETAIL = 'amount ' || amount, HINT = 'Pay first';
+END $$;
+
+CREATE FUNCTION public.refuse(reason text) RETURNS integer
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RAISE EXCEPTION 'refused: %', reason USING DETAIL = 'a detail', HINT = 'a hint';
+END $$;
+
+CREATE FUNCTION public.do_nothing() RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$ BEGIN END $$;
+
+CREATE FUNCTION public.book_summary(book_id integer, OUT title text, OUT price numeric)
+LANGUAGE sql STABLE AS $$ SELECT title, price FROM public.books WHERE id = book_id $$;
+
+CREATE FUNCTION public.numbers_up_to(n integer) RETURNS SETOF integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT generate_series(1, n) $$;
+
+CREATE FUNCTION public.sleep_for(seconds double precision) RETURNS integer
+LANGUAGE sql VOLATILE AS $$ SELECT pg_sleep(seconds); SELECT 1 $$;
+
 -- Not exposed through RPC: procedures and aggregates.
 CREATE PROCEDURE public.noop_procedure() LANGUAGE sql AS $$ SELECT 1 $$;
 

@@ -12,15 +12,18 @@ from time import perf_counter
 
 from dbify import __version__
 from dbify.auth.principal import Principal, authenticate
-from dbify.dataplane.execute import execute_read, execute_write
+from dbify.dataplane.execute import execute_call, execute_read, execute_write
 from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.payload import parse_payload
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
+from dbify.dataplane.plan.call import plan_call
 from dbify.dataplane.plan.mutate import plan_mutate
 from dbify.dataplane.project import Project
 from dbify.dataplane.respond import ApiResponse, respond_error, respond_read
+from dbify.dataplane.respond_call import respond_call
 from dbify.dataplane.respond_write import respond_write, write_check
+from dbify.dataplane.sql.call import build_call
 from dbify.dataplane.sql.mutate import build_mutate
 from dbify.errors import Codes, DbifyError
 
@@ -115,5 +118,19 @@ async def _write(project: Project, principal: Principal, request: ApiRequest) ->
 
 
 async def _call(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
-    """GET, HEAD and POST on /rpc/{function} (issue 3)."""
-    raise DbifyError(Codes.METHOD_NOT_ALLOWED, "Calling functions is not supported yet")
+    """GET, HEAD and POST on /rpc/{function}."""
+    plan = plan_call(request, project.snapshot, max_rows=project.settings.max_rows)
+    body_media = plan.body_media_type(request.media_type)
+    statement = build_call(plan, media_type=body_media, count=request.preferences.count)
+    read_only = plan.read_only or principal.read_only
+    rollback = request.preferences.tx == "rollback"
+    result = await execute_call(
+        project, principal, statement, read_only=read_only, rollback=rollback
+    )
+    return respond_call(
+        request,
+        result,
+        media_type=plan.response_media_type(request.media_type),
+        returns_set=plan.returns_set,
+        returns_void=plan.shape == "void",
+    )
