@@ -4,7 +4,7 @@ Owns the master key: where it comes from (``Settings.master_key``, else a file
 ``data_dir/master.key`` generated once with mode 0600) and how values are sealed
 (Fernet: AES-128-CBC + HMAC-SHA256, authenticated). Several keys may be configured,
 newest first: the first encrypts, all decrypt, and ``rotate`` re-seals a value under
-the newest key (``dbify secrets rotate`` re-seals every stored secret). This module
+the newest key (a command re-sealing every stored secret is still to come). This module
 does not know what it encrypts or where the ciphertext is stored.
 """
 
