@@ -168,7 +168,9 @@ class StoreProjectDirectory:
             max_body_bytes=self._settings.api.max_body_bytes,
             max_write_rows=self._settings.api.max_write_rows,
             pool_timeout_seconds=self._settings.database.pool_timeout_seconds,
-            allow_unfiltered_mutations=config.allow_unfiltered_writes,
+            allow_unfiltered_mutations=(
+                config.allow_unfiltered_writes or self._settings.api.allow_unfiltered_mutations
+            ),
             statement_cache_size=self._settings.api.statement_cache_size,
         )
 
