@@ -16,10 +16,6 @@ from postgrest import APIError, CountMethod, SyncPostgrestClient
 from tests.compat.oracle import rows_of
 from tests.fixtures.server import RunningServer, start_server, stop_server
 
-# Writes and RPC land with issue 3; while they are missing, those tests xfail
-# (non-strict, so they start passing silently as soon as the feature is there).
-PENDING_WRITES = pytest.mark.xfail(strict=False, reason="lands with issue 3")
-
 
 def _client(server: RunningServer) -> SyncPostgrestClient:
     key = server.service_key
@@ -287,14 +283,12 @@ def writer(writable: tuple[str, RunningServer]) -> Iterator[SyncPostgrestClient]
         yield postgrest
 
 
-@PENDING_WRITES
 def test_insert(writer: SyncPostgrestClient, writable: tuple[str, RunningServer]) -> None:
     response = writer.from_("tags").insert({"name": "py-insert"}).execute()
     assert response.data == rows_of(writable[0], "select * from tags where name = 'py-insert'")
     assert len(response.data) == 1
 
 
-@PENDING_WRITES
 def test_bulk_insert(writer: SyncPostgrestClient, writable: tuple[str, RunningServer]) -> None:
     rows = [{"name": "Bulk A", "country": "FR"}, {"name": "Bulk B"}]
     response = writer.from_("publishers").insert(rows).execute()
@@ -304,7 +298,6 @@ def test_bulk_insert(writer: SyncPostgrestClient, writable: tuple[str, RunningSe
     assert [row["country"] for row in response.data] == ["FR", None]
 
 
-@PENDING_WRITES
 def test_insert_returning_minimal_with_count(
     writer: SyncPostgrestClient, writable: tuple[str, RunningServer]
 ) -> None:
@@ -321,7 +314,6 @@ def test_insert_returning_minimal_with_count(
     ]
 
 
-@PENDING_WRITES
 def test_upsert_on_conflict(
     writer: SyncPostgrestClient, writable: tuple[str, RunningServer]
 ) -> None:
@@ -341,7 +333,6 @@ def test_upsert_on_conflict(
     ]
 
 
-@PENDING_WRITES
 def test_upsert_ignore_duplicates(
     writer: SyncPostgrestClient, writable: tuple[str, RunningServer]
 ) -> None:
@@ -355,7 +346,6 @@ def test_upsert_ignore_duplicates(
     assert rows_of(writable[0], "select * from tags where name = 'history'") == before
 
 
-@PENDING_WRITES
 def test_update(writer: SyncPostgrestClient, writable: tuple[str, RunningServer]) -> None:
     response = (
         writer.from_("employees")
@@ -370,7 +360,6 @@ def test_update(writer: SyncPostgrestClient, writable: tuple[str, RunningServer]
     assert [row["salary"] for row in response.data] == [99999, 99999]
 
 
-@PENDING_WRITES
 def test_update_with_count(
     writer: SyncPostgrestClient, writable: tuple[str, RunningServer]
 ) -> None:
@@ -386,7 +375,6 @@ def test_update_with_count(
     ]
 
 
-@PENDING_WRITES
 def test_delete(writer: SyncPostgrestClient, writable: tuple[str, RunningServer]) -> None:
     expected = rows_of(writable[0], "select * from messages where id > 45 order by id")
     response = writer.from_("messages").delete(count="exact").gt("id", 45).order("id").execute()
@@ -395,17 +383,14 @@ def test_delete(writer: SyncPostgrestClient, writable: tuple[str, RunningServer]
     assert rows_of(writable[0], "select id from messages where id > 45") == []
 
 
-@PENDING_WRITES
 def test_rpc_scalar(writer: SyncPostgrestClient) -> None:
     assert writer.rpc("add_numbers", {"a": 2, "b": 40}).execute().data == 42
 
 
-@PENDING_WRITES
 def test_rpc_scalar_get(writer: SyncPostgrestClient) -> None:
     assert writer.rpc("add_numbers", {"a": 20, "b": 22}, get=True).execute().data == 42
 
 
-@PENDING_WRITES
 def test_rpc_set_with_filters(
     writer: SyncPostgrestClient, writable: tuple[str, RunningServer]
 ) -> None:
@@ -423,7 +408,6 @@ def test_rpc_set_with_filters(
     assert response.data
 
 
-@PENDING_WRITES
 def test_rpc_count(writer: SyncPostgrestClient, writable: tuple[str, RunningServer]) -> None:
     response = (
         writer.rpc("search_books", {"query": "sea"}, count=CountMethod.exact).limit(3).execute()
@@ -433,7 +417,6 @@ def test_rpc_count(writer: SyncPostgrestClient, writable: tuple[str, RunningServ
     assert len(response.data) == 3
 
 
-@PENDING_WRITES
 def test_rpc_volatile_writes(
     writer: SyncPostgrestClient, writable: tuple[str, RunningServer]
 ) -> None:
@@ -441,7 +424,6 @@ def test_rpc_volatile_writes(
     assert response.data == rows_of(writable[0], "select * from tags where name = 'from-rpc'")[0]
 
 
-@PENDING_WRITES
 def test_rpc_unknown_function_raises(writer: SyncPostgrestClient) -> None:
     with pytest.raises(APIError) as raised:
         writer.rpc("no_such_function", {}).execute()
