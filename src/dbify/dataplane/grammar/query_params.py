@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import unquote_plus
 
@@ -71,6 +72,13 @@ class QueryParams:
 
 _NO_PARAMS = QueryParams()
 
+# Clients repeat the same few ``select`` and ``order`` values with every request, and
+# parsing an embed tree costs more than the rest of the request together. Both parsers
+# are pure and return immutable values, so memoizing them is unobservable; errors are
+# not cached (lru_cache does not store exceptions).
+_parse_select = lru_cache(maxsize=512)(parse_select)
+_parse_order = lru_cache(maxsize=512)(parse_order)
+
 
 def _decode(text: str) -> str:
     return unquote_plus(text) if ("%" in text or "+" in text) else text
@@ -102,7 +110,7 @@ def parse_query_params(query_string: str, *, lenient_filters: bool = False) -> Q
         key, value = _decode(raw_key), _decode(raw_value)
         if key == "select":
             if not seen_select:
-                select, seen_select = parse_select(value), True
+                select, seen_select = _parse_select(value), True
         elif key == "columns":
             columns = columns or _parse_columns("columns", value)
         elif key == "on_conflict":
@@ -122,7 +130,7 @@ def parse_query_params(query_string: str, *, lenient_filters: bool = False) -> Q
                 operator: Literal["and", "or"] = "and" if last == "and" else "or"
                 logic.append((embed, parse_logic_tree(operator, value, negated=negated)))
             elif last == "order":
-                order.setdefault(_embed_path(key), parse_order(value))
+                order.setdefault(_embed_path(key), _parse_order(value))
             elif last == "limit":
                 limits[_embed_path(key)] = _integer(key, value)
             else:
