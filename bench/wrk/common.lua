@@ -33,6 +33,13 @@ function M.get(path)
   return wrk.format("GET", M.prefix .. path, HEADERS)
 end
 
+local WRITE_HEADERS = {["Content-Type"] = "application/json", ["Prefer"] = "return=minimal"}
+for k, v in pairs(HEADERS) do WRITE_HEADERS[k] = v end
+
+function M.write(method, path, body)
+  return wrk.format(method, M.prefix .. path, WRITE_HEADERS, body)
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
