@@ -332,3 +332,12 @@ def test_statement_timeout_cancels_the_call_on_the_server(
             assert client.post("rpc/sleep_for", json={"seconds": 0.01}).json() == 1
     finally:
         stop_server(server)
+
+
+def test_openapi_documents_every_function_called_here(api: httpx.Client) -> None:
+    paths = api.get("").json()["paths"]
+    called = {case.path.partition("?")[0] for case in CASES if "Accept-Profile" not in case.headers}
+    missing = sorted(p for p in called if f"/{p}" not in paths)
+    assert missing == []
+    assert "post" in paths["/rpc/create_tag"]
+    assert "get" not in paths["/rpc/create_tag"]  # volatile: POST only
