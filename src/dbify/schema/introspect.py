@@ -185,7 +185,6 @@ def _relation(
     enums: dict[int, tuple[str, ...]],
 ) -> Relation:
     oid, schema, name, kind, description, updatable_bits, *privilege_flags, column_rows = row
-    del oid
     qualified = QualifiedName(schema, name)
     if kind in ("r", "p"):
         insertable = updatable = deletable = True
@@ -210,6 +209,7 @@ def _relation(
         privileges=frozenset(
             p for p, granted in zip(privilege_names, privilege_flags, strict=True) if granted
         ),
+        oid=oid,
     )
 
 

@@ -167,7 +167,7 @@ function_rows AS (
   LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
   LEFT JOIN pg_description dsc
     ON dsc.objoid = p.oid AND dsc.classoid = 'pg_proc'::regclass AND dsc.objsubid = 0
-  WHERE p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+  WHERE p.prokind = 'f' AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
 ),
 enum_rows AS (
   SELECT json_agg(json_build_array(

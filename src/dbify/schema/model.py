@@ -77,6 +77,9 @@ class Relation:
     updatable: bool = False
     deletable: bool = False
     privileges: frozenset[Privilege] = frozenset()
+    # pg_class.oid: survives renames, so the schema diff can tell a rename from a
+    # drop and an add. Not part of equality (two snapshots' values are compared).
+    oid: int = field(default=0, compare=False)
     _by_name: Mapping[str, Column] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
