@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -117,6 +117,42 @@ class ProjectsSettings(BaseModel):
     )
 
 
+class SchemaWatchSettings(BaseModel):
+    """Noticing schema changes in projects' databases (``dbify.schema_watch``)."""
+
+    enabled: bool = Field(True, description="Watch every project's schema inside `dbify serve`.")
+    poll_interval_seconds: float = Field(
+        10.0, gt=0, description="How often the catalog fingerprint is compared (both modes)."
+    )
+    debounce_seconds: float = Field(
+        0.3, ge=0, description="Quiet time that ends a burst of DDL (one change per burst)."
+    )
+    max_debounce_seconds: float = Field(
+        5.0, gt=0, description="Longest a burst is held before the schema is refreshed anyway."
+    )
+    dashboard_url: str | None = Field(
+        None, description="Base URL of the dashboard for links in emails (default: public URL)."
+    )
+
+
+class MailSettings(BaseModel):
+    """Outgoing email (schema-change notices)."""
+
+    backend: Literal["console", "smtp"] = Field(
+        "console", description="console prints messages (development); smtp sends them."
+    )
+    sender: str = Field("dbify@localhost", description="From address.")
+    smtp_host: str = Field("localhost", description="SMTP relay host.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP relay port.")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "starttls", description="none, STARTTLS (587) or implicit TLS (465)."
+    )
+    smtp_username: str | None = Field(None, description="SMTP login, if the relay needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_timeout_seconds: float = Field(10.0, gt=0, description="Timeout per SMTP attempt.")
+    smtp_retries: int = Field(2, ge=0, description="Further attempts after a failed send.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. See ``dbify config show`` for the effective values."""
 
@@ -132,6 +168,8 @@ class Settings(BaseSettings):
     metadata: MetadataSettings = Field(default_factory=MetadataSettings)
     users: UsersSettings = Field(default_factory=UsersSettings)
     projects: ProjectsSettings = Field(default_factory=ProjectsSettings)
+    schema_watch: SchemaWatchSettings = Field(default_factory=SchemaWatchSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
     master_key: SecretStr | None = Field(
         None,
         description="Fernet key(s) that encrypt secrets at rest, comma-separated, newest first "

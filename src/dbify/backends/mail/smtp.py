@@ -1,0 +1,83 @@
+"""SMTP delivery with aiosmtplib: STARTTLS or implicit TLS, optional login, retries.
+
+aiosmtplib's exceptions (and socket errors) become ``MailError`` here, after
+``retries`` further attempts with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Literal
+
+import aiosmtplib
+
+from dbify.backends.mail.base import MailBackend, MailError, OutgoingMail
+from dbify.backends.mail.console import ConsoleMailBackend
+from dbify.settings import Settings
+
+__all__ = ["SmtpMailBackend", "build_mail_backend"]
+
+Security = Literal["none", "starttls", "tls"]
+
+
+class SmtpMailBackend:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        sender: str,
+        security: Security = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+        retries: int = 2,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._host, self._port = host, port
+        self._sender = sender
+        self._security = security
+        self._username, self._password = username, password
+        self._timeout = timeout
+        self._retries = retries
+        self._tls_context = tls_context
+
+    async def send(self, mail: OutgoingMail) -> None:
+        message = mail.as_message(self._sender)
+        delay = 0.5
+        for attempt in range(self._retries + 1):
+            try:
+                await aiosmtplib.send(
+                    message,
+                    hostname=self._host,
+                    port=self._port,
+                    username=self._username,
+                    password=self._password,
+                    use_tls=self._security == "tls",
+                    start_tls=self._security == "starttls",
+                    tls_context=self._tls_context,
+                    timeout=self._timeout,
+                )
+                return
+            except (aiosmtplib.SMTPException, OSError) as error:
+                if attempt == self._retries:
+                    raise MailError(f"SMTP delivery failed: {type(error).__name__}") from error
+                await asyncio.sleep(delay)
+                delay *= 2
+
+
+def build_mail_backend(settings: Settings) -> MailBackend:
+    config = settings.mail
+    if config.backend == "console":
+        return ConsoleMailBackend(sender=config.sender)
+    return SmtpMailBackend(
+        config.smtp_host,
+        config.smtp_port,
+        sender=config.sender,
+        security=config.smtp_security,
+        username=config.smtp_username,
+        password=config.smtp_password.get_secret_value() if config.smtp_password else None,
+        timeout=config.smtp_timeout_seconds,
+        retries=config.smtp_retries,
+    )
