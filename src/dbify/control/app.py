@@ -14,6 +14,7 @@ from dbify.control.api_keys.routes import router as keys_router
 from dbify.control.errors import install_error_handlers
 from dbify.control.plane import ControlPlane
 from dbify.control.projects.routes import router as projects_router
+from dbify.control.schema_changes.routes import router as schema_changes_router
 from dbify.control.users.routes import router as users_router
 
 __all__ = ["create_management_app"]
@@ -30,6 +31,6 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
     )
     app.state.plane = plane
     install_error_handlers(app)
-    for router in (users_router, projects_router, keys_router):
+    for router in (users_router, projects_router, keys_router, schema_changes_router):
         app.include_router(router, prefix="/v1")
     return app

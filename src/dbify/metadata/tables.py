@@ -125,3 +125,22 @@ api_keys = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Column("last_used_at", UtcDateTime, nullable=True),
 )
+
+schema_changes = sa.Table(
+    "schema_changes",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "project_id",
+        sa.String(32),
+        sa.ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("detected_at", UtcDateTime, nullable=False),
+    sa.Column("detected_by", sa.String(16), nullable=False),
+    sa.Column("changes", sa.JSON, nullable=False),
+    sa.Column("breaking", sa.Integer, nullable=False),
+    sa.Column("openapi_before", sa.String(64), nullable=False),
+    sa.Column("openapi_after", sa.String(64), nullable=False),
+)

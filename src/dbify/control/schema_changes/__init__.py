@@ -1,0 +1,1 @@
+"""A project's schema change log in the metadata store, and its management API."""
