@@ -117,6 +117,74 @@ class ProjectsSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """JWTs, CORS and rate limits of the data API (``dbify serve --database-url``; projects
+    of the control plane have their own)."""
+
+    jwt_secret: SecretStr | None = Field(
+        None, description="Shared secret of HS256/384/512 tokens (e.g. Supabase's JWT secret)."
+    )
+    jwks: str | None = Field(None, description="A JWKS document (JSON text) of accepted keys.")
+    jwks_url: str | None = Field(None, description="URL of the identity provider's JWKS.")
+    oidc_issuer: str | None = Field(
+        None, description="OpenID Connect issuer: keys from its discovery document; iss checked."
+    )
+    jwt_audience: str | None = Field(None, description="Required `aud` claim, if set.")
+    jwt_issuer: str | None = Field(None, description="Required `iss` claim, if set.")
+    jwt_role_claim: str = Field(
+        "role", description="Path of the role in the claims, e.g. `.app_metadata.role`."
+    )
+    jwt_leeway_seconds: int = Field(30, ge=0, le=600, description="Clock skew for exp/nbf/iat.")
+    cors_origins: tuple[str, ...] = Field(("*",), description="Allowed CORS origins (* = any).")
+    rate_limit_per_key: float | None = Field(
+        None, gt=0, description="Requests per second per API key or token subject (None: off)."
+    )
+    rate_limit_per_ip: float | None = Field(
+        None, gt=0, description="Requests per second per client address (None: off)."
+    )
+    rate_limit_burst: int = Field(50, ge=1, description="Bucket size of both rate limits.")
+    rate_limit_redis_url: str | None = Field(
+        None, description="Share rate limits between instances through Redis (redis://...)."
+    )
+
+
+class AnalyticsSettings(BaseModel):
+    """Request logs: the in-process buffer, the queue, the worker and the analytics store."""
+
+    enabled: bool = Field(True, description="Log every data API request (X-Request-Id too).")
+    buffer_size: int = Field(
+        100_000, ge=100, description="Requests held in memory before new ones are dropped."
+    )
+    batch_size: int = Field(500, ge=1, description="Events per queue message.")
+    flush_seconds: float = Field(1.0, gt=0, description="Longest an event waits in memory.")
+    spool_max_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="On-disk spool used while the queue is down."
+    )
+    ip_anonymisation: Literal["none", "truncate", "hash", "drop"] = Field(
+        "truncate", description="How client addresses are stored (truncate: /24 and /48)."
+    )
+    retention_days: int = Field(30, ge=1, description="Days request logs are kept (TTL).")
+    queue: Literal["memory", "redis", "rabbitmq"] = Field(
+        "memory", description="Request-log queue: in-process, Redis Streams or RabbitMQ."
+    )
+    queue_url: str | None = Field(
+        None, description="redis://… or amqp://… for the redis and rabbitmq queues."
+    )
+    claim_idle_seconds: float = Field(
+        30.0, gt=0, description="Redeliver a message left unacked this long (dead worker)."
+    )
+    store: Literal["chdb", "clickhouse"] = Field(
+        "chdb", description="Analytics store: embedded chDB (data_dir/analytics) or a server."
+    )
+    clickhouse_url: str | None = Field(
+        None, description="clickhouse://user:password@host:9000/db for the server store."
+    )
+    worker_enabled: bool = Field(
+        True, description="Run the request-log worker inside `dbify serve` (all-in-one)."
+    )
+    worker_batch_size: int = Field(50, ge=1, description="Queue messages per worker write.")
+
+
 class SchemaWatchSettings(BaseModel):
     """Noticing schema changes in projects' databases (``dbify.schema_watch``)."""
 
@@ -170,6 +238,8 @@ class Settings(BaseSettings):
     projects: ProjectsSettings = Field(default_factory=ProjectsSettings)
     schema_watch: SchemaWatchSettings = Field(default_factory=SchemaWatchSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     master_key: SecretStr | None = Field(
         None,
         description="Fernet key(s) that encrypt secrets at rest, comma-separated, newest first "

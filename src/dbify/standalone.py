@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from dbify.auth.api_keys import ApiKey, KeyRing, generate_api_key, hash_api_key
+from dbify.auth.jwt import JwtConfig, JwtVerifier
 from dbify.dataplane.connections import PoolOptions, connect_direct, open_pool
 from dbify.dataplane.project import Project, ProjectSettings
 from dbify.schema.introspect import introspect
@@ -116,4 +117,21 @@ async def open_standalone_project(
         keys=keys,
         settings=project_settings(settings, schemas),
     )
+    project.jwt = jwt_verifier(settings)
     return project, IssuedKeys(anon, service)
+
+
+def jwt_verifier(settings: Settings) -> JwtVerifier | None:
+    """The verifier configured by ``settings.auth``, or None when JWTs are not accepted."""
+    auth = settings.auth
+    config = JwtConfig(
+        secret=auth.jwt_secret.get_secret_value() if auth.jwt_secret else None,
+        jwks=auth.jwks,
+        jwks_url=auth.jwks_url,
+        oidc_issuer=auth.oidc_issuer,
+        audience=auth.jwt_audience,
+        issuer=auth.jwt_issuer,
+        role_claim=auth.jwt_role_claim,
+        leeway_seconds=auth.jwt_leeway_seconds,
+    )
+    return JwtVerifier(config) if config.enabled else None

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
+
+import orjson
 
 from dbify.auth.api_keys import KeyKind, KeyRing
+from dbify.auth.jwt import JwtVerifier, looks_like_jwt, role_from_claims
 from dbify.errors import Codes, DbifyError
+
+PrincipalKind = KeyKind | Literal["jwt"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,13 +25,20 @@ class Principal:
     """The caller of a request.
 
     ``role`` is the database role to switch to (``SET LOCAL ROLE``), or None to run as
-    the role Dbify connects with. ``read_only`` principals may only read.
+    the role Dbify connects with. ``read_only`` principals may only read. ``claims`` is
+    the JSON text for ``request.jwt.claims`` (a JWT's verified claims), None for keys.
+    ``kind`` is ``jwt`` for a token carrying a role claim: PostgREST then answers a
+    permission error with 403 rather than 401.
     """
 
     key_id: str
-    kind: KeyKind
+    kind: PrincipalKind
     role: str | None
     read_only: bool
+    claims: str | None = None
+    # (method, path, headers as JSON) for PostgREST's request.* settings; the pipeline
+    # fills it in only for principals that run in a transaction (role or claims set).
+    context: tuple[str, str, str] | None = None
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
@@ -65,3 +78,41 @@ def authenticate(headers: Mapping[str, str], keys: KeyRing, anon_role: str | Non
         return Principal(key.id, key.kind, role=key.role, read_only=False)
     role = key.role or anon_role
     return Principal(key.id, key.kind, role=role, read_only=role is None)
+
+
+def bearer_jwt(headers: Mapping[str, str], jwt: JwtVerifier | None) -> str | None:
+    """The bearer token when it is a JWT and the project accepts JWTs, else None
+    (then ``authenticate`` handles the request as an API key)."""
+    if jwt is None:
+        return None
+    value = headers.get("authorization")
+    if value is None or value[:7].lower() != "bearer ":
+        return None
+    token = value[7:].strip()
+    return token if looks_like_jwt(token) else None
+
+
+async def authenticate_jwt(
+    token: str,
+    headers: Mapping[str, str],
+    keys: KeyRing,
+    jwt: JwtVerifier,
+    anon_role: str | None,
+) -> Principal:
+    """The principal of a verified JWT; a 401 when it does not verify (never anonymous).
+
+    An ``apikey`` header sent alongside (the Supabase client sends both) must be a
+    valid key, but the token decides the role. A token without a role claim runs as
+    the project's anonymous role.
+    """
+    apikey = headers.get("apikey")
+    if apikey is not None and apikey != token and keys.verify(apikey) is None:
+        raise DbifyError(Codes.JWT_INVALID, "Invalid API key", hint="Check the project's keys.")
+    claims = await jwt.verify(token)
+    role = role_from_claims(claims, jwt.config.role_claim)
+    subject = claims.get("sub")
+    key_id = f"jwt:{subject}" if isinstance(subject, str) else "jwt"
+    text = orjson.dumps(claims).decode()
+    if role is None:
+        return Principal(key_id, "anon", role=anon_role, read_only=anon_role is None, claims=text)
+    return Principal(key_id, "jwt", role=role, read_only=False, claims=text)

@@ -3,7 +3,8 @@ where possible, and translate driver errors into catalogue errors.
 
 A request runs as the connecting role on the fast path (one prepared statement, no
 transaction block, one round trip). A principal with a database role runs inside a
-transaction that first sets ``role`` and ``request.jwt.claims`` transaction-locally
+transaction that first sets ``role``, ``request.jwt.claims`` and PostgREST's
+``request.method``/``request.path``/``request.headers`` transaction-locally
 (``set_config(..., true)``), so nothing survives on the pooled connection
 (``shared/PERF-NOTES.md``: never session-level settings, never the role in the same
 statement as the query).
@@ -71,7 +72,8 @@ def translate_database_error(
 ) -> DatabaseError:
     """A catalogue error carrying PostgreSQL's code, message, detail and hint."""
     code = str(error.sqlstate or "XX000")
-    status = _status_for_sqlstate(code, authenticated=principal.kind == "service", is_rpc=is_rpc)
+    authenticated = principal.kind in ("service", "jwt")
+    status = _status_for_sqlstate(code, authenticated=authenticated, is_rpc=is_rpc)
     detail = getattr(error, "detail", None)
     hint = getattr(error, "hint", None)
     return DatabaseError(
@@ -113,19 +115,14 @@ async def _fetch_row(
     rollback: bool = False,
     check: RowCheck | None = None,
 ) -> asyncpg.Record | None:
-    if principal.role is None and not (read_only or rollback or check):
+    if principal.role is None and not (read_only or rollback or check or principal.claims):
         # The fast path: one prepared statement, one round trip, autocommit.
         return await conn.fetchrow(statement.sql, *statement.params)
     row: asyncpg.Record | None = None
     try:
         async with conn.transaction(readonly=read_only):
-            if principal.role is not None:
-                await conn.execute(
-                    "SELECT set_config('role', $1, true), "
-                    "set_config('request.jwt.claims', $2, true)",
-                    principal.role,
-                    orjson.dumps({"role": principal.role}).decode(),
-                )
+            if principal.role is not None or principal.claims is not None:
+                await _set_request(conn, principal)
             row = await conn.fetchrow(statement.sql, *statement.params)
             if check is not None and row is not None:
                 check(row)  # raising here rolls the transaction back
@@ -134,6 +131,28 @@ async def _fetch_row(
     except _Rollback:
         pass
     return row
+
+
+_SET_REQUEST = (
+    "set_config('request.jwt.claims', $1, true), set_config('request.method', $2, true), "
+    "set_config('request.path', $3, true), set_config('request.headers', $4, true)"
+)
+
+
+async def _set_request(conn: _Connection, principal: Principal) -> None:
+    """Role, claims and PostgREST's ``request.*`` settings, all transaction-local, in
+    one statement before the query (never in the query's own statement)."""
+    claims = principal.claims
+    if claims is None:
+        claims = orjson.dumps({"role": principal.role}).decode()
+    method, path, headers = principal.context or ("", "", "{}")
+    if principal.role is None:
+        await conn.execute("SELECT " + _SET_REQUEST, claims, method, path, headers)
+    else:
+        await conn.execute(
+            "SELECT " + _SET_REQUEST + ", set_config('role', $5, true)",
+            claims, method, path, headers, principal.role,
+        )  # fmt: skip
 
 
 async def run_statement(

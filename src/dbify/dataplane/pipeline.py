@@ -7,11 +7,13 @@ package or module; this one only wires them and adds ``Server-Timing``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import perf_counter
 
+import orjson
+
 from dbify import __version__
-from dbify.auth.principal import Principal, authenticate
+from dbify.auth.principal import Principal, authenticate, authenticate_jwt, bearer_jwt
 from dbify.dataplane.execute import execute_call, execute_read, execute_write
 from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.payload import parse_payload
@@ -50,7 +52,16 @@ async def handle_data_request(project: Project, raw: RawRequest) -> ApiResponse:
 
 async def _run(project: Project, raw: RawRequest) -> ApiResponse:
     started = perf_counter()
-    principal = authenticate(raw.headers, project.keys, project.settings.anon_role)
+    token = bearer_jwt(raw.headers, project.jwt)
+    if token is None:
+        principal = authenticate(raw.headers, project.keys, project.settings.anon_role)
+    else:
+        assert project.jwt is not None
+        principal = await authenticate_jwt(
+            token, raw.headers, project.keys, project.jwt, project.settings.anon_role
+        )
+    if principal.role is not None or principal.claims is not None:
+        principal = _with_context(principal, raw)
     request = parse_request(
         raw.method,
         raw.path,
@@ -70,6 +81,12 @@ async def _run(project: Project, raw: RawRequest) -> ApiResponse:
     timing = f"total;dur={(perf_counter() - started) * 1000:.3f}"
     response.headers.append((b"server-timing", timing.encode()))
     return response
+
+
+def _with_context(principal: Principal, raw: RawRequest) -> Principal:
+    """The principal with PostgREST's ``request.method/path/headers`` for the database."""
+    headers = orjson.dumps(dict(raw.headers)).decode()
+    return replace(principal, context=(raw.method, raw.path or "/", headers))
 
 
 def _schema(project: Project, request: ApiRequest, raw: RawRequest) -> ApiResponse:

@@ -14,6 +14,7 @@ from typing import Protocol
 import asyncpg
 
 from dbify.auth.api_keys import KeyRing
+from dbify.auth.jwt import JwtVerifier
 from dbify.dataplane.statement_cache import StatementCache
 from dbify.schema.model import SchemaSnapshot
 
@@ -47,6 +48,7 @@ class Project:
     snapshot: SchemaSnapshot
     keys: KeyRing
     settings: ProjectSettings
+    jwt: JwtVerifier | None = None  # set when the project accepts JWTs (auth/jwt.py)
     statements: StatementCache = field(init=False)
 
     def __post_init__(self) -> None:

@@ -109,5 +109,10 @@ def respond_error(error: DbifyError) -> ApiResponse:
     """A catalogue error as PostgREST renders it."""
     headers: Headers = [(b"content-type", JSON_CONTENT_TYPE)]
     if error.status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="dbify"'))
+        if error.code == "PGRST301":  # a token was sent and refused (RFC 6750 §3)
+            description = error.message.replace("\\", "").replace('"', "'")
+            value = f'Bearer error="invalid_token", error_description="{description}"'
+            headers.append((b"www-authenticate", value.encode("latin-1", "replace")))
+        else:
+            headers.append((b"www-authenticate", b'Bearer realm="dbify"'))
     return ApiResponse(error.status, error.to_json(), headers)
