@@ -1,0 +1,123 @@
+"""The background publisher: drains the recorder in batches and ships them to the queue.
+
+Runs as one asyncio task next to the HTTP server. Every ``tick`` it flushes when the
+buffer holds ``batch_size`` entries or ``flush_seconds`` have passed. A batch the queue
+refuses (broker down, timeout) goes to the on-disk spool; the spool is replayed, oldest
+first, before new batches once the queue answers again. When the spool is full the
+batch is dropped, counted in ``dropped`` and logged: requests are never blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from dbify.analytics.event import encode_batch
+from dbify.analytics.recorder import RequestRecorder
+from dbify.analytics.spool import Spool
+from dbify.backends.queue.base import Queue, QueueUnavailable
+
+__all__ = ["RequestLogPublisher"]
+
+log = logging.getLogger("dbify.analytics")
+
+
+class RequestLogPublisher:
+    def __init__(
+        self,
+        recorder: RequestRecorder,
+        queue: Queue,
+        spool: Spool,
+        *,
+        batch_size: int = 500,
+        flush_seconds: float = 1.0,
+        publish_timeout: float = 5.0,
+        tick: float = 0.05,
+    ) -> None:
+        self.recorder = recorder
+        self.queue = queue
+        self.spool = spool
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.publish_timeout = publish_timeout
+        self.tick = tick
+        self.published = 0
+        self.spooled = 0
+        self.dropped = 0
+        self.queue_up = True
+        self._task: asyncio.Task[None] | None = None
+        self._last_flush = time.monotonic()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="request-log-publisher")
+
+    async def stop(self) -> None:
+        """Stop the loop, then ship (or spool) whatever is left."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush(force=True)
+
+    def health(self) -> dict[str, object]:
+        return {
+            "running": self._task is not None and not self._task.done(),
+            "queue_up": self.queue_up,
+            "buffered": len(self.recorder),
+            "spooled_messages": len(self.spool),
+            "published": self.published,
+            "dropped": self.dropped + self.recorder.dropped,
+        }
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            try:
+                await self.flush()
+            except Exception:  # the loop must survive anything; the next tick retries
+                log.exception("request log publisher failed a flush")
+
+    async def flush(self, *, force: bool = False) -> None:
+        due = time.monotonic() - self._last_flush >= self.flush_seconds
+        if not (force or due or len(self.recorder) >= self.batch_size):
+            return
+        self._last_flush = time.monotonic()
+        await self._replay_spool()
+        while len(self.recorder):
+            body = encode_batch(self.recorder.drain(self.batch_size))
+            if self.queue_up and await self._publish([body]):
+                continue
+            self._spool(body)
+
+    async def _publish(self, bodies: list[bytes]) -> bool:
+        try:
+            await asyncio.wait_for(self.queue.publish(bodies), self.publish_timeout)
+        except (QueueUnavailable, TimeoutError) as error:
+            if self.queue_up:
+                log.warning("request log queue unavailable, spooling to disk: %s", error)
+            self.queue_up = False
+            return False
+        self.published += len(bodies)
+        return True
+
+    def _spool(self, body: bytes) -> None:
+        if self.spool.put(body):
+            self.spooled += 1
+            return
+        self.dropped += 1
+        log.warning("request log spool full (%d bytes); dropped a batch", self.spool.size)
+
+    async def _replay_spool(self) -> None:
+        """Ship spooled messages first (keeps order); marks the queue up on success."""
+        while True:
+            batch = self.spool.oldest(20)
+            if not batch:
+                self.queue_up = True
+                return
+            self.queue_up = True
+            if not await self._publish([body for _, body in batch]):
+                return
+            self.spool.remove([path for path, _ in batch])

@@ -1,0 +1,85 @@
+"""The analytics store interface, and the one table both ClickHouse flavours share.
+
+The store keeps ``RequestLog`` events in ``request_log``: partitioned by day, ordered by
+(project, time, event id) so per-project time ranges read few granules, and a
+ReplacingMergeTree keyed on that order so a redelivered batch collapses to one row per
+event id; readers that must not double-count select with ``FINAL``. The SQL is the
+subset Debian's ClickHouse 18.16 and current servers/chDB both understand (no
+DateTime64, TTL only where the server has it).
+
+    AnalyticsStore (Protocol)
+    ├── ChdbStore          chDB, the ClickHouse engine in-process (default)
+    └── ClickHouseStore    a ClickHouse server over the native protocol
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from dbify.analytics.event import RequestLog
+
+__all__ = [
+    "COLUMNS",
+    "AnalyticsStore",
+    "AnalyticsUnavailable",
+    "create_table_sql",
+    "literal",
+]
+
+COLUMNS: tuple[str, ...] = tuple(RequestLog.__dataclass_fields__)
+
+_TYPES = {
+    "timestamp_us": "UInt64",
+    "status": "UInt16",
+    "duration_us": "UInt64",
+    "db_us": "UInt64",
+    "rows": "UInt64",
+    "response_bytes": "UInt64",
+}
+
+
+class AnalyticsUnavailable(Exception):
+    """The analytics store could not run a statement."""
+
+
+class AnalyticsStore(Protocol):
+    async def insert(self, events: Sequence[RequestLog]) -> None:
+        """Write events; writing an event id again must not count it twice on read."""
+
+    async def select(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of a query whose values are already rendered with ``literal``."""
+
+    async def close(self) -> None: ...
+
+
+def create_table_sql(table: str, retention_days: int | None) -> str:
+    columns = ",\n  ".join(f"{name} {_TYPES.get(name, 'String')}" for name in COLUMNS)
+    ttl = f"\nTTL day + INTERVAL {int(retention_days)} DAY" if retention_days else ""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns},\n"
+        "  time DateTime MATERIALIZED toDateTime(intDiv(timestamp_us, 1000000)),\n"
+        "  day Date MATERIALIZED toDate(toDateTime(intDiv(timestamp_us, 1000000)))\n"
+        ") ENGINE = ReplacingMergeTree()\n"
+        "PARTITION BY day\n"
+        "ORDER BY (project_id, time, event_id)"
+        f"{ttl}"
+    )
+
+
+def literal(value: object) -> str:
+    """A value as a ClickHouse SQL literal.
+
+    >>> literal("it's"), literal(3), literal(None), literal(["a", 1])
+    ("'it\\\\'s'", '3', 'NULL', "['a', 1]")
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"

@@ -1,0 +1,60 @@
+"""chDB adapter: the ClickHouse engine inside this process, data in one directory.
+
+chDB allows one process to own a data directory, so in multi-process deployments only
+the process running the worker opens it (all-in-one ``dbify serve``); others use the
+ClickHouse server adapter. Calls run in a thread, one at a time, so the event loop never
+blocks on a query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from chdb import session as chdb_session
+
+from dbify.analytics.event import RequestLog
+from dbify.backends.analytics.base import COLUMNS, AnalyticsUnavailable, create_table_sql
+
+__all__ = ["ChdbStore"]
+
+
+class ChdbStore:
+    def __init__(self, path: Path, *, retention_days: int | None = None) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self._session = chdb_session.Session(str(path))  # type: ignore[no-untyped-call]
+        self._lock = asyncio.Lock()
+        self._run("CREATE DATABASE IF NOT EXISTS dbify")
+        self._run(create_table_sql("dbify.request_log", retention_days))
+
+    def _run(self, sql: str, output: str = "CSV") -> bytes:
+        try:
+            result = self._session.query(sql, output)  # type: ignore[no-untyped-call]
+        except Exception as error:  # chDB raises plain RuntimeError for every failure
+            raise AnalyticsUnavailable(f"chdb: {error}") from error
+        data: bytes = result.bytes() if result is not None else b""
+        return data
+
+    async def insert(self, events: Sequence[RequestLog]) -> None:
+        if not events:
+            return
+        lines = b"\n".join(orjson.dumps(event.to_dict()) for event in events)
+        sql = f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) FORMAT JSONEachRow\n"
+        async with self._lock:
+            await asyncio.to_thread(self._run, sql + lines.decode())
+
+    async def select(self, sql: str) -> list[tuple[Any, ...]]:
+        settings = " SETTINGS output_format_json_quote_64bit_integers=0"
+        async with self._lock:
+            raw = await asyncio.to_thread(self._run, sql.replace("{db}", "dbify") + settings,
+                                          "JSONCompact")  # fmt: skip
+        if not raw:
+            return []
+        return [tuple(row) for row in orjson.loads(raw)["data"]]
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._session.close()  # type: ignore[no-untyped-call]

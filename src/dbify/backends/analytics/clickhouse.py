@@ -1,0 +1,70 @@
+"""ClickHouse server adapter over the native protocol (clickhouse-driver).
+
+Works with Debian's ClickHouse 18.16 (the only server installable here) and current
+servers: the table DDL adds TTL retention only when the server supports it (19.6+);
+older servers keep everything and rely on ``PARTITION BY day`` for manual dropping.
+The driver is synchronous, so calls run in a thread, one at a time per adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
+
+from dbify.analytics.event import RequestLog
+from dbify.backends.analytics.base import COLUMNS, AnalyticsUnavailable, create_table_sql
+
+__all__ = ["ClickHouseStore"]
+
+_TTL_SINCE = (19, 6)
+
+
+class ClickHouseStore:
+    def __init__(self, url: str, *, database: str = "dbify", retention_days: int | None = None):
+        self._client = Client.from_url(url)
+        self._database = database
+        self._retention_days = retention_days
+        self._lock = asyncio.Lock()
+        self._ready = False
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        version = self._client.execute("SELECT version()")[0][0]
+        major, minor = (int(part) for part in str(version).split(".")[:2])
+        retention = self._retention_days if (major, minor) >= _TTL_SINCE else None
+        self._client.execute(f"CREATE DATABASE IF NOT EXISTS {self._database}")
+        self._client.execute(create_table_sql(f"{self._database}.request_log", retention))
+        self._ready = True
+
+    def _call(self, sql: str, rows: list[tuple[Any, ...]] | None = None) -> list[tuple[Any, ...]]:
+        try:
+            self._prepare()
+            if rows is not None:
+                self._client.execute(sql, rows)
+                return []
+            result: list[tuple[Any, ...]] = self._client.execute(sql)
+            return result
+        except (ClickHouseError, OSError, EOFError) as error:
+            self._client.disconnect()
+            raise AnalyticsUnavailable(f"clickhouse: {error}") from error
+
+    async def insert(self, events: Sequence[RequestLog]) -> None:
+        if not events:
+            return
+        rows = [tuple(getattr(event, name) for name in COLUMNS) for event in events]
+        sql = f"INSERT INTO {self._database}.request_log ({', '.join(COLUMNS)}) VALUES"
+        async with self._lock:
+            await asyncio.to_thread(self._call, sql, rows)
+
+    async def select(self, sql: str) -> list[tuple[Any, ...]]:
+        async with self._lock:
+            return await asyncio.to_thread(self._call, sql.replace("{db}", self._database))
+
+    async def close(self) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._client.disconnect)

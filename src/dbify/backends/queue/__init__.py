@@ -1,0 +1,6 @@
+"""Request-log queues: one Protocol, an in-process default, Redis Streams and RabbitMQ."""
+
+from dbify.backends.queue.base import Delivery, Queue, QueueUnavailable
+from dbify.backends.queue.memory import MemoryQueue
+
+__all__ = ["Delivery", "MemoryQueue", "Queue", "QueueUnavailable"]

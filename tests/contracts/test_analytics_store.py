@@ -1,0 +1,94 @@
+"""The analytics store contract: chDB and the ClickHouse server answer the same SQL alike."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from dbify.analytics.event import RequestLog
+from dbify.backends.analytics import AnalyticsStore, literal
+
+pytestmark = pytest.mark.anyio
+# Recent events: older ones would be removed by the 30-day TTL on the first merge.
+BASE_US = (int(time.time()) // 86_400 - 1) * 86_400 * 1_000_000
+CLICKHOUSE_URL = os.environ.get("DBIFY_TEST_CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/default")
+
+
+def _server_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 9000), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def event(i: int, project: str = "p1", status: int = 200) -> RequestLog:
+    return RequestLog(
+        event_id=f"e{i}", timestamp_us=BASE_US + i * 1_000_000, project_id=project,
+        request_id=f"r{i}", method="GET", path="/orders", target="orders",
+        query_shape="status=eq.?", status=status, error_code="", duration_us=100 * (i + 1),
+        db_us=0, rows=1, response_bytes=10, key_id="k1", role="anon", client_ip="10.0.0.0",
+        user_agent="it's a test",
+    )  # fmt: skip
+
+
+@pytest.fixture(
+    params=["chdb", pytest.param("clickhouse", marks=pytest.mark.needs_server("clickhouse"))]
+)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnalyticsStore]:
+    opened: AnalyticsStore
+    if request.param == "chdb":
+        from dbify.backends.analytics.chdb_store import ChdbStore
+
+        opened = ChdbStore(tmp_path / "chdb", retention_days=30)
+    else:
+        if not _server_up():
+            pytest.skip("needs a ClickHouse server on 127.0.0.1:9000")
+        from dbify.backends.analytics.clickhouse import ClickHouseStore
+
+        database = f"dbify_test_{os.urandom(3).hex()}"
+        opened = ClickHouseStore(CLICKHOUSE_URL, database=database, retention_days=30)
+    yield opened
+    if request.param == "clickhouse":
+        await opened.select("DROP DATABASE IF EXISTS {db}")
+    await opened.close()
+
+
+async def test_insert_then_select_round_trips_every_column(store: AnalyticsStore) -> None:
+    await store.insert([event(1)])
+    rows = await store.select(
+        "SELECT event_id, timestamp_us, status, user_agent, toString(day) FROM {db}.request_log"
+    )
+    assert rows == [
+        (
+            "e1",
+            BASE_US + 1_000_000,
+            200,
+            "it's a test",
+            time.strftime("%Y-%m-%d", time.gmtime(BASE_US // 1_000_000)),
+        )
+    ]
+
+
+async def test_redelivered_events_count_once(store: AnalyticsStore) -> None:
+    batch = [event(i) for i in range(10)]
+    await store.insert(batch)
+    await store.insert(batch[:5])
+    rows = await store.select("SELECT count(), sum(duration_us) FROM {db}.request_log FINAL")
+    assert rows == [(10, sum(e.duration_us for e in batch))]
+
+
+async def test_queries_filter_by_project_and_time(store: AnalyticsStore) -> None:
+    await store.insert(
+        [event(i) for i in range(5)] + [event(i + 100, project="p2") for i in range(3)]
+    )
+    sql = (
+        "SELECT count(), quantileExact(0.5)(duration_us) FROM {db}.request_log FINAL "
+        f"WHERE project_id = {literal('p1')} AND timestamp_us >= {literal(BASE_US + 2_000_000)}"
+    )
+    assert await store.select(sql) == [(3, 400)]

@@ -1,0 +1,110 @@
+"""The queue contract: every adapter passes the same tests, against the real brokers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from dbify.backends.queue import MemoryQueue, Queue
+from dbify.backends.queue.rabbitmq import RabbitQueue
+from dbify.backends.queue.redis_streams import RedisStreamQueue
+
+REDIS_URL = os.environ.get("DBIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+AMQP_URL = os.environ.get("DBIFY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+CLAIM_IDLE = 0.3
+
+Factory = Callable[[], Queue]
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory", "redis", "rabbitmq"])
+async def make_queue(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
+    name = os.urandom(4).hex()
+    shared = MemoryQueue(claim_idle_seconds=CLAIM_IDLE)
+    opened: list[Queue] = []
+
+    def make() -> Queue:
+        queue: Queue
+        if request.param == "memory":
+            queue = shared
+        elif request.param == "redis":
+            queue = RedisStreamQueue(
+                REDIS_URL, stream=f"test:{name}", claim_idle_seconds=CLAIM_IDLE
+            )
+        else:
+            queue = RabbitQueue(AMQP_URL, queue=f"test.{name}")
+        opened.append(queue)
+        return queue
+
+    yield make
+    for queue in opened:
+        await queue.close()
+    if request.param == "redis":
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(REDIS_URL)
+        await client.delete(f"test:{name}")
+        await client.aclose()
+    elif request.param == "rabbitmq":
+        import aio_pika
+
+        connection = await aio_pika.connect(AMQP_URL)
+        channel = await connection.channel()
+        await channel.queue_delete(f"test.{name}")
+        await connection.close()
+
+
+async def _drain(queue: Queue, expected: int, wait_seconds: float = 5.0) -> list[bytes]:
+    got: list[bytes] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while len(got) < expected and loop.time() < deadline:
+        batch = await queue.consume(100, 0.2)
+        got.extend(delivery.body for delivery in batch)
+        await queue.ack(batch)
+    return got
+
+
+async def test_published_messages_are_consumed_in_order_once(make_queue: Factory) -> None:
+    queue = make_queue()
+    bodies = [f"m{i}".encode() for i in range(25)]
+    await queue.publish(bodies)
+    assert await _drain(queue, 25) == bodies
+    assert await queue.consume(10, 0.3) == []
+
+
+async def test_consume_respects_max_count_and_timeout(make_queue: Factory) -> None:
+    queue = make_queue()
+    assert await queue.consume(5, 0.1) == []
+    await queue.publish([b"a", b"b", b"c"])
+    first = await queue.consume(2, 1.0)
+    assert 1 <= len(first) <= 2
+    await queue.ack(first)
+    rest = await _drain(queue, 3 - len(first))
+    assert [d.body for d in first] + rest == [b"a", b"b", b"c"]
+
+
+async def test_unacked_messages_are_redelivered_to_another_consumer(make_queue: Factory) -> None:
+    first = make_queue()
+    await first.publish([b"x", b"y"])
+    taken = await first.consume(10, 1.0)
+    assert {d.body for d in taken} <= {b"x", b"y"}
+    if len(taken) < 2:
+        taken += await first.consume(10, 1.0)
+    await first.close()  # dies without acking
+    await asyncio.sleep(CLAIM_IDLE + 0.1)
+    second = make_queue()
+    assert sorted(await _drain(second, 2)) == [b"x", b"y"]
+    assert await second.consume(10, 0.5) == []
+
+
+async def test_acked_messages_are_never_redelivered(make_queue: Factory) -> None:
+    queue = make_queue()
+    await queue.publish([b"done"])
+    batch = await queue.consume(10, 1.0)
+    await queue.ack(batch)
+    await asyncio.sleep(CLAIM_IDLE + 0.1)
+    assert await queue.consume(10, 0.3) == []
