@@ -221,43 +221,6 @@ class MailSettings(BaseModel):
     smtp_retries: int = Field(2, ge=0, description="Further attempts after a failed send.")
 
 
-class AnalyticsSettings(BaseModel):
-    """Request logs: the in-process buffer, the queue, the worker and the analytics store."""
-
-    enabled: bool = Field(True, description="Log every data API request (X-Request-Id too).")
-    buffer_size: int = Field(
-        100_000, ge=100, description="Requests held in memory before new ones are dropped."
-    )
-    batch_size: int = Field(500, ge=1, description="Events per queue message.")
-    flush_seconds: float = Field(1.0, gt=0, description="Longest an event waits in memory.")
-    spool_max_bytes: int = Field(
-        256 * 1024 * 1024, ge=0, description="On-disk spool used while the queue is down."
-    )
-    ip_anonymisation: Literal["none", "truncate", "hash", "drop"] = Field(
-        "truncate", description="How client addresses are stored (truncate: /24 and /48)."
-    )
-    retention_days: int = Field(30, ge=1, description="Days request logs are kept (TTL).")
-    queue: Literal["memory", "redis", "rabbitmq"] = Field(
-        "memory", description="Request-log queue: in-process, Redis Streams or RabbitMQ."
-    )
-    queue_url: str | None = Field(
-        None, description="redis://… or amqp://… for the redis and rabbitmq queues."
-    )
-    claim_idle_seconds: float = Field(
-        30.0, gt=0, description="Redeliver a message left unacked this long (dead worker)."
-    )
-    store: Literal["chdb", "clickhouse"] = Field(
-        "chdb", description="Analytics store: embedded chDB (data_dir/analytics) or a server."
-    )
-    clickhouse_url: str | None = Field(
-        None, description="clickhouse://user:password@host:9000/db for the server store."
-    )
-    worker_enabled: bool = Field(
-        True, description="Run the request-log worker inside `dbify serve` (all-in-one)."
-    )
-    worker_batch_size: int = Field(50, ge=1, description="Queue messages per worker write.")
-
-
 class Settings(BaseSettings):
     """Everything configurable. See ``dbify config show`` for the effective values."""
 
@@ -273,7 +236,6 @@ class Settings(BaseSettings):
     metadata: MetadataSettings = Field(default_factory=MetadataSettings)
     users: UsersSettings = Field(default_factory=UsersSettings)
     projects: ProjectsSettings = Field(default_factory=ProjectsSettings)
-    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     schema_watch: SchemaWatchSettings = Field(default_factory=SchemaWatchSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
