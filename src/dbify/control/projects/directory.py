@@ -25,6 +25,7 @@ from typing import cast
 import asyncpg
 
 from dbify.auth.api_keys import ApiKey, KeyRing
+from dbify.auth.jwt import JwtConfig, JwtVerifier
 from dbify.control.api_keys.store import KeyRecord, KeyStore
 from dbify.control.projects.connect import snapshot_from_catalog
 from dbify.control.projects.pools import LazyPool, PoolBudget
@@ -34,6 +35,7 @@ from dbify.dataplane.connections import PoolOptions
 from dbify.dataplane.project import Project, ProjectSettings
 from dbify.secrets_box import SecretBox, SecretBoxError
 from dbify.settings import Settings
+from dbify.standalone import jwt_verifier
 
 __all__ = ["StoreProjectDirectory"]
 
@@ -174,6 +176,22 @@ class StoreProjectDirectory:
             statement_cache_size=self._settings.api.statement_cache_size,
         )
 
+    def _jwt(self, config: ProjectConfig) -> JwtVerifier | None:
+        """The project's JWT verifier: its own key source if configured, else the
+        instance-wide ``settings.auth`` (what ``dbify serve --database-url`` uses)."""
+        if not (config.jwks_url or config.oidc_issuer or config.jwks):
+            return jwt_verifier(self._settings)
+        verifier = JwtConfig(
+            jwks=config.jwks,
+            jwks_url=config.jwks_url,
+            oidc_issuer=config.oidc_issuer,
+            audience=config.jwt_audience,
+            issuer=config.jwt_issuer,
+            role_claim=config.jwt_role_claim,
+            leeway_seconds=self._settings.auth.jwt_leeway_seconds,
+        )
+        return JwtVerifier(verifier)
+
     async def _load(self, record: ProjectRecord) -> None:
         """(Re)build the live project for ``record``; paused or unusable ones go offline."""
         if record.paused or record.schema_catalog is None:
@@ -214,6 +232,7 @@ class StoreProjectDirectory:
                 snapshot=snapshot,
                 keys=keys,
                 settings=self._project_settings(record, config),
+                jwt=self._jwt(config),
             )
             self._live[record.id] = _Live(project, pool, pool_key)
         if previous is not None and not reuse:

@@ -34,6 +34,14 @@ class ProjectConfig(BaseModel):
     allow_unfiltered_writes: bool = Field(False, description="Allow PATCH/DELETE without filter.")
     pool_size: int = Field(10, ge=1, le=100, description="Connections this project may open.")
     anon_role: str | None = Field(None, description="Database role the anon key runs as.")
+    jwks: str | None = Field(None, description="Accepted JWT keys: a JWKS document (JSON).")
+    jwks_url: str | None = Field(None, description="Accepted JWT keys: the IdP's JWKS URL.")
+    oidc_issuer: str | None = Field(
+        None, description="Accepted JWT keys: an OpenID Connect issuer (discovery; iss checked)."
+    )
+    jwt_audience: str | None = Field(None, description="Required `aud` of JWTs.")
+    jwt_issuer: str | None = Field(None, description="Required `iss` of JWTs.")
+    jwt_role_claim: str = Field("role", description="Path of the role claim in JWTs.")
 
 
 class ProjectCreate(BaseModel):
@@ -59,6 +67,12 @@ class ProjectUpdate(BaseModel):
     allow_unfiltered_writes: bool | None = None
     pool_size: int | None = Field(None, ge=1, le=100)
     anon_role: str | None = None
+    jwks: str | None = None
+    jwks_url: str | None = None
+    oidc_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_role_claim: str | None = None
 
 
 class ProjectOut(BaseModel):
