@@ -9,6 +9,7 @@ API are ordinary Starlette routes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from time import perf_counter_ns, time_ns
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from dbify import __version__
+from dbify.analytics.recorder import RequestRecorder
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.pipeline import RawRequest, handle_data_request
 from dbify.dataplane.project import ProjectDirectory
@@ -65,6 +67,8 @@ class DbifyApp:
         self.directory = directory
         self.public_url = public_url.rstrip("/")
         self.max_body_bytes = max_body_bytes
+        # Request logging (issue 6): set by `dbify serve`; None turns it off entirely.
+        self.recorder: RequestRecorder | None = None
         self._starlette = Starlette(
             routes=[
                 Route("/", self._landing),
@@ -126,7 +130,17 @@ class DbifyApp:
             body=body,
             rest_url=self.rest_url(project_id),
         )
-        response = await handle_data_request(project, request)
+        recorder = self.recorder
+        if recorder is None:
+            response = await handle_data_request(project, request)
+        else:
+            # Hot path: two clock reads and a list append; the publisher does the rest.
+            ids = recorder.new_request_id(headers)
+            wall_us, started = time_ns() // 1000, perf_counter_ns()
+            response = await handle_data_request(project, request)
+            response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
+            elapsed = perf_counter_ns() - started
+            recorder.record(project, ids, wall_us, elapsed, scope, headers, data_path, response)
         await _send(send, _with_cors(response))
 
     async def _landing(self, request: Request) -> Response:

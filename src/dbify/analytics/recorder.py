@@ -53,7 +53,12 @@ class RequestRecorder:
         """(event id, request id): the client's ``X-Request-Id`` is kept when sensible."""
         event_id = f"{self._prefix}{next(self._counter):010x}"
         given = headers.get("x-request-id")
-        if given and len(given) <= _MAX_CLIENT_REQUEST_ID and given.isprintable():
+        if (
+            given
+            and len(given) <= _MAX_CLIENT_REQUEST_ID
+            and given.isascii()
+            and given.isprintable()
+        ):
             return event_id, given
         return event_id, event_id
 

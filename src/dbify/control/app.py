@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dbify import __version__
+from dbify.control.analytics.routes import router as analytics_router
 from dbify.control.api_keys.routes import router as keys_router
 from dbify.control.errors import install_error_handlers
 from dbify.control.plane import ControlPlane
@@ -31,6 +32,12 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
     )
     app.state.plane = plane
     install_error_handlers(app)
-    for router in (users_router, projects_router, keys_router, schema_changes_router):
+    for router in (
+        users_router,
+        projects_router,
+        keys_router,
+        analytics_router,
+        schema_changes_router,
+    ):
         app.include_router(router, prefix="/v1")
     return app

@@ -42,6 +42,7 @@ class ControlCodes(Enum):
     DATABASE_MISSING = ErrorKind("DBIFY613", 422)
     DATABASE_PRIVILEGES = ErrorKind("DBIFY614", 422)
     DATABASE_ERROR = ErrorKind("DBIFY615", 422)
+    ANALYTICS_UNAVAILABLE = ErrorKind("DBIFY620", 503)
 
 
 def control_error(

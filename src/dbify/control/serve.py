@@ -15,9 +15,11 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import click
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from dbify import __version__
+from dbify.analytics.runtime import RequestLogging, start_request_logging
 from dbify.app import DbifyApp
 from dbify.control.access import SYSTEM
 from dbify.control.app import create_management_app
@@ -50,6 +52,20 @@ async def _project_for_url(
     return existing.id, anon, service
 
 
+async def _start_request_logging(
+    settings: Settings, app: DbifyApp, management: FastAPI
+) -> RequestLogging | None:
+    """Request logs (issue 6): the recorder on the data path, the worker in-process when
+    enabled (all-in-one), and the analytics store for the stats API."""
+    if not settings.analytics.enabled:
+        return None
+    logging = await start_request_logging(settings, run_worker=settings.analytics.worker_enabled)
+    app.recorder = logging.recorder
+    if logging.store is not None:
+        management.state.analytics_store = logging.store
+    return logging
+
+
 async def serve_platform(
     settings: Settings,
     serve_app: ServeApp,
@@ -73,12 +89,14 @@ async def serve_platform(
                 details = f": {error.details}" if isinstance(error.details, str) else ""
                 raise click.ClickException(f"{error.message}{details}") from None
         assert plane.directory is not None
+        management = create_management_app(plane)
         app = DbifyApp(
             plane.directory,
             public_url=plane.projects.public_url,
             max_body_bytes=settings.api.max_body_bytes,
-            management=create_management_app(plane),
+            management=management,
         )
+        request_logging = await _start_request_logging(settings, app, management)
 
         def on_listening(bound: int) -> None:
             if not settings.server.public_url:
@@ -102,6 +120,10 @@ async def serve_platform(
             click.echo(f"  Management   {app.public_url}/api/v1  (docs: {app.public_url}/api/docs)")
             click.echo("Press Ctrl+C to stop.")
 
-        await serve_app(app, host, port, on_listening)
+        try:
+            await serve_app(app, host, port, on_listening)
+        finally:
+            if request_logging is not None:
+                await request_logging.stop()
     finally:
         await plane.close()

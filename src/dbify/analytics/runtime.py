@@ -1,0 +1,62 @@
+"""Request logging assembled for one process: recorder, publisher and (optionally) worker.
+
+``dbify serve`` starts it with the worker in-process (all-in-one: in-process queue and
+chDB); ``dbify worker`` runs only the worker; scale-out ``serve`` replicas run only the
+recorder and publisher against Redis or RabbitMQ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dbify.analytics.publisher import RequestLogPublisher
+from dbify.analytics.recorder import RequestRecorder
+from dbify.analytics.spool import Spool
+from dbify.backends.analytics.base import AnalyticsStore
+from dbify.backends.loader import build_analytics_store, build_queue
+from dbify.backends.queue.base import Queue
+from dbify.settings import Settings
+from dbify.workers.request_log import RequestLogWorker
+
+__all__ = ["RequestLogging", "start_request_logging"]
+
+
+@dataclass(slots=True)
+class RequestLogging:
+    recorder: RequestRecorder
+    queue: Queue
+    publisher: RequestLogPublisher
+    store: AnalyticsStore | None
+    worker: RequestLogWorker | None
+
+    async def stop(self) -> None:
+        await self.publisher.stop()
+        if self.worker is not None:
+            # Give the in-process worker one last round for what the publisher flushed.
+            await self.worker.stop()
+            await self.worker.run_once()
+        await self.queue.close()
+        if self.store is not None:
+            await self.store.close()
+
+
+async def start_request_logging(settings: Settings, *, run_worker: bool) -> RequestLogging:
+    config = settings.analytics
+    recorder = RequestRecorder(
+        capacity=config.buffer_size, ip_anonymisation=config.ip_anonymisation
+    )
+    queue = build_queue(settings)
+    spool = Spool(settings.data_dir / "request-log-spool", max_bytes=config.spool_max_bytes)
+    publisher = RequestLogPublisher(
+        recorder, queue, spool, batch_size=config.batch_size, flush_seconds=config.flush_seconds
+    )
+    store: AnalyticsStore | None = None
+    worker: RequestLogWorker | None = None
+    if run_worker:
+        store = build_analytics_store(settings)
+        worker = RequestLogWorker(
+            queue, store, batch_size=config.worker_batch_size, flush_seconds=config.flush_seconds
+        )
+        await worker.start()
+    await publisher.start()
+    return RequestLogging(recorder, queue, publisher, store, worker)

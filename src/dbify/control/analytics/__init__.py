@@ -1,0 +1,1 @@
+"""Request statistics and log search for the management API (``/api/v1/projects/{id}/…``)."""
