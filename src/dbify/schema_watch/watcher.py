@@ -1,0 +1,166 @@
+"""One project's watcher: a dedicated connection that notices schema changes.
+
+Each watcher holds its own direct connection (never a pool's: ``LISTEN`` does not
+survive PgBouncer's transaction mode) and runs in one of two modes, chosen at every
+(re)connect:
+
+- ``listen``: the event triggers of ``catalog.install_watcher`` are present, so the
+  connection ``LISTEN``s on their channel and wakes on every DDL statement;
+- ``poll``: no triggers (or not allowed), so the catalog fingerprint is compared every
+  ``poll_interval_seconds``.
+
+Listen mode compares the fingerprint on the same interval too, as a safety net for
+notifications lost while disconnected. A burst of DDL (a migration of 50 statements)
+becomes one call of ``on_change``: notifications are coalesced until
+``debounce_seconds`` pass without one (at most ``max_debounce_seconds``), and a changed
+fingerprint is re-read until it holds still. After each (re)connect ``on_change`` runs
+once, since anything may have changed while no one was watching.
+
+What a change does (introspect, diff, swap the snapshot...) is ``refresh.py``'s job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import asyncpg
+
+from dbify.schema_watch.catalog import CHANNEL, read_fingerprint, watcher_installed
+from dbify.settings import SchemaWatchSettings
+
+__all__ = ["ProjectWatcher", "WatchMode", "WatchTarget"]
+
+_log = logging.getLogger("dbify.schema_watch")
+_RECONNECT_MAX_SECONDS = 60.0
+
+WatchMode = Literal["listen", "poll"]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchTarget:
+    """What to watch: a project's database (clear-text URL, kept in memory only)."""
+
+    project_id: str
+    url: str
+    schemas: tuple[str, ...]
+
+
+ChangeHandler = Callable[["ProjectWatcher", asyncpg.Connection, str], Awaitable[None]]
+
+
+class ProjectWatcher:
+    """Watches ``target`` until stopped; calls ``on_change(watcher, connection, mode)``."""
+
+    def __init__(
+        self, target: WatchTarget, settings: SchemaWatchSettings, on_change: ChangeHandler
+    ) -> None:
+        self.target = target
+        self.mode: WatchMode | None = None
+        self.last_error = ""
+        self._settings = settings
+        self._on_change = on_change
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"schema-watch-{self.target.project_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def recheck(self) -> None:
+        """Look now (e.g. a request failed on a column the snapshot does not know)."""
+        self._wake.set()
+
+    def health(self) -> dict[str, object]:
+        return {
+            "project_id": self.target.project_id,
+            "running": self._task is not None and not self._task.done(),
+            "mode": self.mode,
+            "last_error": self.last_error,
+        }
+
+    async def _run(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                conn = await asyncpg.connect(self.target.url, timeout=10, statement_cache_size=0)
+            except Exception as error:  # any failure to connect: retry with backoff
+                self._failed(error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RECONNECT_MAX_SECONDS)
+                continue
+            try:
+                delay = 1.0
+                await self._watch(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # lost connection, query failure: reconnect
+                self._failed(error)
+            finally:
+                self.mode = None
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(conn.close(timeout=2))
+            await asyncio.sleep(delay)
+
+    def _failed(self, error: BaseException) -> None:
+        self.last_error = f"{type(error).__name__}: {error}"[:300]
+        _log.warning("schema watcher of %s: %s", self.target.project_id, self.last_error)
+
+    def _notified(self, *_args: object) -> None:
+        self._wake.set()
+
+    async def _watch(self, conn: asyncpg.Connection) -> None:
+        schemas = self.target.schemas
+        self.mode = "listen" if await watcher_installed(conn) else "poll"
+        if self.mode == "listen":
+            await conn.add_listener(CHANNEL, self._notified)
+        fingerprint = await read_fingerprint(conn, schemas)
+        self._wake.clear()
+        await self._on_change(self, conn, self.mode)
+        while True:
+            woken = await self._sleep(self._settings.poll_interval_seconds)
+            if woken:
+                await self._coalesce_notifications()
+                fingerprint = await read_fingerprint(conn, schemas)
+            else:
+                current = await read_fingerprint(conn, schemas)
+                if current == fingerprint:
+                    continue
+                fingerprint = await self._until_still(conn, current)
+            await self._on_change(self, conn, "listen" if woken else "poll")
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True when woken by a notification or ``recheck``."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _coalesce_notifications(self) -> None:
+        deadline = time.monotonic() + self._settings.max_debounce_seconds
+        while time.monotonic() < deadline:
+            self._wake.clear()
+            if not await self._sleep(self._settings.debounce_seconds):
+                return
+
+    async def _until_still(self, conn: asyncpg.Connection, current: str) -> str:
+        deadline = time.monotonic() + self._settings.max_debounce_seconds
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self._settings.debounce_seconds)
+            again = await read_fingerprint(conn, self.target.schemas)
+            if again == current:
+                break
+            current = again
+        return current
