@@ -59,9 +59,11 @@ def _status_for_sqlstate(code: str, *, authenticated: bool, is_rpc: bool) -> int
         return exact[code]
     if code.startswith("PT") and code[2:].isdigit() and 100 <= int(code[2:]) <= 599:
         return int(code[2:])
+    # Class 54 (program limit exceeded: too many select items, a JSON path too deep) is
+    # a 500 in PostgREST, but here only a request's own size can cause it: a 400.
     by_class = {
         "08": 503, "09": 500, "0L": 403, "0P": 403, "25": 500, "28": 403, "2D": 500,
-        "38": 500, "39": 500, "3B": 500, "40": 500, "53": 503, "54": 500, "55": 500,
+        "38": 500, "39": 500, "3B": 500, "40": 500, "53": 503, "54": 400, "55": 500,
         "57": 500, "58": 500, "F0": 500, "HV": 500, "P0": 500, "XX": 500,
     }  # fmt: skip
     return by_class.get(code[:2], 400)

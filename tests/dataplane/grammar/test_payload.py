@@ -17,8 +17,6 @@ from dbify.errors import DbifyError
         (b"[]", (), 0, []),
         (b"{}", (), 1, [{}]),
         (b"[{}, {}]", (), 2, [{}, {}]),
-        (b"5", (), 0, []),  # a scalar is an empty array, as in PostgREST
-        (b'"text"', (), 0, []),
         (b'{"a": {"nested": [1, 2]}}', ("a",), 1, [{"a": {"nested": [1, 2]}}]),
     ],
 )
@@ -27,6 +25,15 @@ def test_json_bodies(body: bytes, keys: tuple[str, ...], rows: int, json: object
     assert payload.keys == keys
     assert payload.row_count == rows
     assert orjson.loads(payload.json) == json
+
+
+@pytest.mark.parametrize("body", [b"5", b'"text"', b"null", b"true"])
+def test_json_scalar_body_is_refused(body: bytes) -> None:
+    # PostgREST inserts nothing and answers 201; Dbify says what is wrong instead.
+    with pytest.raises(DbifyError) as caught:
+        parse_payload(body, "application/json", columns=None)
+    assert caught.value.code == "PGRST102"
+    assert caught.value.message == "Expected a JSON object or an array of objects"
 
 
 def test_no_content_type_means_json() -> None:

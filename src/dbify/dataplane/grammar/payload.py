@@ -70,7 +70,7 @@ def parse_payload(
     ``content_type`` is the raw header (parameters such as ``charset`` are ignored; absent
     means JSON). ``columns`` is the ``columns=`` parameter: it replaces the body's keys
     and lifts the same-keys rule, as does ``allow_mixed_keys`` (``missing=default``).
-    A top-level JSON scalar is an empty array, as in PostgREST.
+    A top-level JSON scalar is refused (PostgREST would insert nothing and answer 201).
 
     Raises ``DbifyError``: ``PGRST107`` (415) for another content type, ``PGRST102``
     (400) for an empty or malformed body, an array of non-objects or mixed keys,
@@ -119,7 +119,12 @@ def _json_rows(raw: bytes) -> list[dict[str, object]]:
     if isinstance(value, dict):
         return [value]
     if not isinstance(value, list):
-        return []  # PostgREST truncates a scalar body to an empty array
+        # PostgREST silently inserts nothing for a scalar body; a clear error is safer.
+        raise DbifyError(
+            Codes.INVALID_BODY,
+            "Expected a JSON object or an array of objects",
+            f"The body is a JSON {type(value).__name__ if value is not None else 'null'}",
+        )
     if not all(isinstance(item, dict) for item in value):
         raise DbifyError(
             Codes.INVALID_BODY,

@@ -67,6 +67,7 @@ def plan_read(
     PGRST100 an invalid cast.
     """
     relation = source or find_relation(snapshot, request.schema, request.target.name)
+    _check_embed_count(request.select)
     _check_paths(request)
     plan = _plan_node(request, snapshot, relation, request.select, ())
     if max_rows is not None:
@@ -74,6 +75,26 @@ def plan_read(
         capped = max_rows if limit is None else min(limit, max_rows)
         plan = _replace_range(plan, Range(plan.range.offset, capped))
     return plan
+
+
+MAX_EMBEDS = 64
+"""Embedded resources one request may ask for: each is a lateral join, and PostgreSQL's
+planning time grows steeply with hundreds of them (a cheap way to hold a connection)."""
+
+
+def _check_embed_count(items: tuple[SelectItem, ...]) -> None:
+    pending, count = list(items), 0
+    while pending:
+        item = pending.pop()
+        if isinstance(item, EmbedItem):
+            count += 1
+            pending.extend(item.items)
+    if count > MAX_EMBEDS:
+        raise DbifyError(
+            Codes.INVALID_QUERY_PARAM,
+            f"Too many embedded resources: {count}",
+            f"A request may embed at most {MAX_EMBEDS} resources.",
+        )
 
 
 def find_relation(snapshot: SchemaSnapshot, schema: str, name: str) -> Relation:
