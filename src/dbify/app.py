@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 
 from dbify import __version__
 from dbify.analytics.recorder import RequestRecorder
+from dbify.backends.ratelimit import RequestLimiter
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.pipeline import RawRequest, handle_data_request
 from dbify.dataplane.project import ProjectDirectory
@@ -67,6 +68,8 @@ class DbifyApp:
         self.directory = directory
         self.public_url = public_url.rstrip("/")
         self.max_body_bytes = max_body_bytes
+        # Rate limits (backends/ratelimit): set by `dbify serve`; None: no limits.
+        self.limiter: RequestLimiter | None = None
         # Request logging (issue 6): set by `dbify serve`; None turns it off entirely.
         self.recorder: RequestRecorder | None = None
         self._starlette = Starlette(
@@ -110,6 +113,15 @@ class DbifyApp:
             name = key.decode("latin-1").lower()
             text = value.decode("latin-1")
             headers[name] = f"{headers[name]}, {text}" if name in headers else text
+        if self.limiter is not None:
+            client = scope.get("client")
+            refused = await self.limiter.check(project.id, client[0] if client else None, headers)
+            if refused is not None:
+                error = DbifyError(Codes.RATE_LIMITED, "Too many requests", hint="Retry later.")
+                limited = respond_error(error)
+                limited.headers.extend(refused)
+                await _send(send, _with_cors(limited))
+                return
         body: bytes | None = None
         if method not in ("GET", "HEAD"):
             try:

@@ -76,6 +76,7 @@ class Codes(Enum):
     MISSING_CREDENTIALS = ErrorKind("PGRST302", 401)
     JWT_CLAIMS_INVALID = ErrorKind("PGRST303", 401)
     PROJECT_NOT_FOUND = ErrorKind("DBIFY404", 404)
+    RATE_LIMITED = ErrorKind("DBIFY429", 429)
     INTERNAL = ErrorKind("DBIFY500", 500)
 
 

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from dbify import __version__
 from dbify.analytics.runtime import RequestLogging, start_request_logging
 from dbify.app import DbifyApp
+from dbify.backends.ratelimit import request_limiter
 from dbify.control.access import SYSTEM
 from dbify.control.app import create_management_app
 from dbify.control.plane import ControlPlane, open_control_plane
@@ -96,6 +97,7 @@ async def serve_platform(
             max_body_bytes=settings.api.max_body_bytes,
             management=management,
         )
+        app.limiter = request_limiter(settings)
         request_logging = await _start_request_logging(settings, app, management)
 
         def on_listening(bound: int) -> None:
