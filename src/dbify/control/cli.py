@@ -219,3 +219,45 @@ def keys_revoke(project_id: str, key_id: str) -> None:
     """Revoke a key at once."""
     _with_plane(lambda plane: plane.keys.revoke(SYSTEM, project_id, key_id))
     click.echo(f"Key {key_id} revoked.")
+
+
+async def _set_watcher(plane: ControlPlane, project_id: str, install: bool) -> None:
+    import asyncpg
+
+    from dbify.control.projects.connect import describe_connect_error
+    from dbify.schema_watch import install_watcher, uninstall_watcher
+
+    record, _ = await plane.projects.require_role(SYSTEM, project_id, "owner")
+    url = plane.box.decrypt(record.database_url_sealed)
+    try:
+        conn = await asyncpg.connect(url, timeout=10, statement_cache_size=0)
+    except (OSError, asyncpg.PostgresError, ValueError) as exc:
+        raise describe_connect_error(exc, url) from None
+    try:
+        await (install_watcher(conn) if install else uninstall_watcher(conn))
+    except asyncpg.InsufficientPrivilegeError:
+        raise click.ClickException(
+            "The role may not create event triggers (PostgreSQL requires a superuser); "
+            "Dbify will poll the catalog instead."
+        ) from None
+    finally:
+        await conn.close()
+
+
+@projects.command("install-watcher")
+@click.argument("project_id")
+def projects_install_watcher(project_id: str) -> None:
+    """Create event triggers (dbify_*) that tell Dbify at once when the schema changes.
+
+    They are the only objects Dbify creates in a database; without them Dbify polls.
+    """
+    _with_plane(lambda plane: _set_watcher(plane, project_id, True))
+    click.echo(f"Schema watcher installed in project {project_id}'s database.")
+
+
+@projects.command("uninstall-watcher")
+@click.argument("project_id")
+def projects_uninstall_watcher(project_id: str) -> None:
+    """Drop the event triggers install-watcher created (Dbify falls back to polling)."""
+    _with_plane(lambda plane: _set_watcher(plane, project_id, False))
+    click.echo(f"Schema watcher removed from project {project_id}'s database.")

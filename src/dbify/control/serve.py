@@ -21,12 +21,14 @@ from pydantic import SecretStr
 from dbify import __version__
 from dbify.analytics.runtime import RequestLogging, start_request_logging
 from dbify.app import DbifyApp
-from dbify.backends.ratelimit import request_limiter
+from dbify.backends.events import MemoryEventBus
+from dbify.backends.mail import build_mail_backend
 from dbify.control.access import SYSTEM
 from dbify.control.app import create_management_app
 from dbify.control.plane import ControlPlane, open_control_plane
 from dbify.control.projects.schemas import ProjectCreate
 from dbify.errors import DbifyError
+from dbify.schema_watch import SchemaWatch, start_schema_watch
 from dbify.settings import Settings
 
 __all__ = ["serve_platform"]
@@ -67,6 +69,15 @@ async def _start_request_logging(
     return logging
 
 
+async def _start_schema_watch(settings: Settings, plane: ControlPlane) -> SchemaWatch | None:
+    """Watch every project's schema (all-in-one: in-process event bus)."""
+    if not settings.schema_watch.enabled:
+        return None
+    dashboard = settings.schema_watch.dashboard_url or plane.projects.public_url
+    bus = MemoryEventBus()
+    return await start_schema_watch(plane, bus, build_mail_backend(settings), dashboard)
+
+
 async def serve_platform(
     settings: Settings,
     serve_app: ServeApp,
@@ -97,8 +108,8 @@ async def serve_platform(
             max_body_bytes=settings.api.max_body_bytes,
             management=management,
         )
-        app.limiter = request_limiter(settings)
         request_logging = await _start_request_logging(settings, app, management)
+        schema_watch = await _start_schema_watch(settings, plane)
 
         def on_listening(bound: int) -> None:
             if not settings.server.public_url:
@@ -127,5 +138,7 @@ async def serve_platform(
         finally:
             if request_logging is not None:
                 await request_logging.stop()
+            if schema_watch is not None:
+                await schema_watch.stop()
     finally:
         await plane.close()
