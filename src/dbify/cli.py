@@ -9,6 +9,7 @@ nothing else is printed there (scripts rely on it); logs go to stderr.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -54,6 +55,11 @@ async def _serve_app(
         server_header=False,
     )
     server = uvicorn.Server(config)
+    # What is loaded by now (modules, settings, schema snapshots) lives as long as the
+    # process. Frozen, the collector stops rescanning it: a full collection over those
+    # ~130k objects takes ~70 ms, which showed as p99 stalls of every request in flight.
+    gc.collect()
+    gc.freeze()
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
