@@ -13,6 +13,7 @@ from dbify import __version__
 from dbify.control.analytics.routes import router as analytics_router
 from dbify.control.api_keys.routes import router as keys_router
 from dbify.control.errors import install_error_handlers
+from dbify.control.explorer.routes import router as explorer_router
 from dbify.control.plane import ControlPlane
 from dbify.control.projects.routes import router as projects_router
 from dbify.control.schema_changes.routes import router as schema_changes_router
@@ -38,6 +39,7 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         keys_router,
         analytics_router,
         schema_changes_router,
+        explorer_router,
     ):
         app.include_router(router, prefix="/v1")
     return app

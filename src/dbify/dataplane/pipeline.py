@@ -83,6 +83,21 @@ async def _run(project: Project, raw: RawRequest) -> ApiResponse:
     return response
 
 
+async def handle_read_as(project: Project, principal: Principal, raw: RawRequest) -> ApiResponse:
+    """Answer a GET on a relation for a caller authenticated elsewhere (the dashboard's
+    row browser); anything but a read is refused. Errors become error responses."""
+    try:
+        request = parse_request(
+            "GET", raw.path, raw.query_string, raw.headers, None,
+            exposed_schemas=project.settings.schemas,
+        )  # fmt: skip
+        if request.action != "read":
+            raise DbifyError(Codes.NOT_FOUND, "Only tables and views can be browsed")
+        return await _read(project, principal, request)
+    except DbifyError as error:
+        return respond_error(error)
+
+
 def _with_context(principal: Principal, raw: RawRequest) -> Principal:
     """The principal with PostgREST's ``request.method/path/headers`` for the database."""
     headers = orjson.dumps(dict(raw.headers)).decode()

@@ -16,6 +16,7 @@ from dbify.control.errors import ControlCodes, control_error
 from dbify.control.plane import ControlPlane, get_plane
 from dbify.control.users.schemas import (
     Credentials,
+    PasswordChange,
     SignedIn,
     TokenCreate,
     TokenCreated,
@@ -93,6 +94,14 @@ async def sign_out(
 @router.get("/users/me")
 async def me(caller: CurrentCaller, plane: Plane) -> UserOut:
     return await plane.users.user(caller)
+
+
+@router.post("/users/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(body: PasswordChange, caller: CurrentCaller, plane: Plane) -> None:
+    """Change the signed-in user's password (the current one is required)."""
+    await plane.users.change_password(
+        caller, body.current_password.get_secret_value(), body.new_password.get_secret_value()
+    )
 
 
 @router.post("/users/me/tokens", status_code=status.HTTP_201_CREATED)

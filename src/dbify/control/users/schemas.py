@@ -14,6 +14,13 @@ class Credentials(BaseModel):
     password: SecretStr = Field(min_length=8, max_length=1024)
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: SecretStr = Field(min_length=1, max_length=1024)
+    new_password: SecretStr = Field(min_length=8, max_length=1024)
+
+
 class UserOut(BaseModel):
     id: str
     email: str

@@ -172,6 +172,19 @@ class UserService:
             raise control_error(ControlCodes.NOT_FOUND, "Unknown user")
         return user_out(user)
 
+    async def change_password(self, caller: Caller, current: str, new: str) -> None:
+        """Set a new password after checking the current one (401 when it is wrong)."""
+        user = await self._store.by_id(caller.user_id or "")
+        if user is None:
+            raise control_error(ControlCodes.NOT_FOUND, "Unknown user")
+        try:
+            _hasher.verify(user.password_hash, current)
+        except (VerificationError, InvalidHashError):
+            raise control_error(
+                ControlCodes.UNAUTHENTICATED, "The current password is wrong"
+            ) from None
+        await self._store.set_password(user.id, _hasher.hash(new), user.is_admin)
+
     async def create_token(
         self, caller: Caller, name: str, expires_at: datetime | None
     ) -> TokenCreated:
