@@ -24,10 +24,12 @@ import uvicorn
 from dbify import __version__
 from dbify.app import DbifyApp
 from dbify.control.cli import keys, migrate, projects, users
+from dbify.control.lint.cli import lint
 from dbify.control.serve import serve_platform
 from dbify.dataplane.project import StaticProjectDirectory
 from dbify.settings import Settings, describe_settings, load_settings
 from dbify.standalone import DatabaseConnectError, IssuedKeys, open_standalone_project
+from dbify.typegen.cli import gen
 
 log = logging.getLogger("dbify")
 
@@ -232,5 +234,5 @@ def config_show() -> None:
     )
 
 
-for _command in (migrate, projects, keys, users):
+for _command in (migrate, projects, keys, users, lint, gen):
     main.add_command(_command)

@@ -14,10 +14,12 @@ from dbify.control.analytics.routes import router as analytics_router
 from dbify.control.api_keys.routes import router as keys_router
 from dbify.control.errors import install_error_handlers
 from dbify.control.explorer.routes import router as explorer_router
+from dbify.control.lint.routes import router as lint_router
 from dbify.control.plane import ControlPlane
 from dbify.control.projects.routes import router as projects_router
 from dbify.control.schema_changes.routes import router as schema_changes_router
 from dbify.control.users.routes import router as users_router
+from dbify.control.webhooks.routes import router as webhooks_router
 
 __all__ = ["create_management_app"]
 
@@ -40,6 +42,8 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         analytics_router,
         schema_changes_router,
         explorer_router,
+        lint_router,
+        webhooks_router,
     ):
         app.include_router(router, prefix="/v1")
     return app

@@ -1,0 +1,1 @@
+"""The schema linter of a project in the management API (``GET /api/v1/projects/{id}/lint``)."""
