@@ -19,7 +19,6 @@ from dbify.control.plane import ControlPlane
 from dbify.control.projects.routes import router as projects_router
 from dbify.control.schema_changes.routes import router as schema_changes_router
 from dbify.control.users.routes import router as users_router
-from dbify.control.webhooks.routes import router as webhooks_router
 
 __all__ = ["create_management_app"]
 
@@ -43,7 +42,6 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         schema_changes_router,
         explorer_router,
         lint_router,
-        webhooks_router,
     ):
         app.include_router(router, prefix="/v1")
     return app
