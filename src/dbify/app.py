@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 from dbify import __version__
 from dbify.analytics.recorder import RequestRecorder
 from dbify.backends.ratelimit import RequestLimiter
+from dbify.dataplane.changes import ChangeSink
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.pipeline import RawRequest, handle_data_request
 from dbify.dataplane.project import ProjectDirectory
@@ -72,6 +73,8 @@ class DbifyApp:
         self.limiter: RequestLimiter | None = None
         # Request logging (issue 6): set by `dbify serve`; None turns it off entirely.
         self.recorder: RequestRecorder | None = None
+        # Row changes for webhooks (issue 10): set by `dbify serve`; None: not told.
+        self.changes: ChangeSink | None = None
         self._starlette = Starlette(
             routes=[
                 Route("/", self._landing),
@@ -144,12 +147,12 @@ class DbifyApp:
         )
         recorder = self.recorder
         if recorder is None:
-            response = await handle_data_request(project, request)
+            response = await handle_data_request(project, request, self.changes)
         else:
             # Hot path: two clock reads and a list append; the publisher does the rest.
             ids = recorder.new_request_id(headers)
             wall_us, started = time_ns() // 1000, perf_counter_ns()
-            response = await handle_data_request(project, request)
+            response = await handle_data_request(project, request, self.changes)
             response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
             elapsed = perf_counter_ns() - started
             recorder.record(project, ids, wall_us, elapsed, scope, headers, data_path, response)

@@ -221,6 +221,39 @@ class MailSettings(BaseModel):
     smtp_retries: int = Field(2, ge=0, description="Further attempts after a failed send.")
 
 
+class WebhookSettings(BaseModel):
+    """Webhook delivery (``control/webhooks``): the worker, retries and target policy."""
+
+    worker_enabled: bool = Field(True, description="Deliver webhooks inside `dbify serve`.")
+    timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one delivery attempt.")
+    retry_window_seconds: float = Field(
+        24 * 3600.0, gt=0, description="Retry a failing delivery this long, then dead-letter it."
+    )
+    backoff_initial_seconds: float = Field(5.0, gt=0, description="Delay before the 2nd attempt.")
+    backoff_max_seconds: float = Field(3600.0, gt=0, description="Longest delay between tries.")
+    poll_seconds: float = Field(1.0, gt=0, description="How often the worker looks for work.")
+    max_in_flight: int = Field(64, ge=1, description="Deliveries one worker sends at once.")
+    per_endpoint_in_flight: int = Field(
+        4, ge=1, description="Deliveries in flight per endpoint (a slow one cannot hog the rest)."
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="Hosts or CIDRs webhooks and cron HTTP actions may reach although they are "
+        "loopback/private/link-local (refused by default against SSRF), e.g. 127.0.0.1/32.",
+    )
+
+
+class SchedulerSettings(BaseModel):
+    """Cron jobs (``control/cron``): `dbify scheduler`, or in-process in `dbify serve`."""
+
+    enabled: bool = Field(True, description="Run the scheduler inside `dbify serve`.")
+    tick_seconds: float = Field(0.5, gt=0, description="How often due jobs are looked for.")
+    missed_grace_seconds: float = Field(
+        30.0, ge=0, description="An occurrence later than this is 'missed' (missed-run policy)."
+    )
+    output_max_chars: int = Field(2000, ge=100, description="Output kept per run.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. See ``dbify config show`` for the effective values."""
 
@@ -240,6 +273,8 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     master_key: SecretStr | None = Field(
         None,
         description="Fernet key(s) that encrypt secrets at rest, comma-separated, newest first "

@@ -19,6 +19,7 @@ from dbify.control.plane import ControlPlane
 from dbify.control.projects.routes import router as projects_router
 from dbify.control.schema_changes.routes import router as schema_changes_router
 from dbify.control.users.routes import router as users_router
+from dbify.control.webhooks.routes import router as webhooks_router
 
 __all__ = ["create_management_app"]
 
@@ -40,6 +41,7 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         keys_router,
         analytics_router,
         schema_changes_router,
+        webhooks_router,
         explorer_router,
         lint_router,
     ):

@@ -14,13 +14,14 @@ import orjson
 
 from dbify import __version__
 from dbify.auth.principal import Principal, authenticate, authenticate_jwt, bearer_jwt
-from dbify.dataplane.execute import execute_call, execute_read, execute_write
+from dbify.dataplane.changes import ChangeSink, Operation, RowChange
+from dbify.dataplane.execute import WriteResult, execute_call, execute_read, execute_write
 from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.payload import parse_payload
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.plan.call import plan_call
-from dbify.dataplane.plan.mutate import plan_mutate
+from dbify.dataplane.plan.mutate import MutatePlan, plan_mutate
 from dbify.dataplane.project import Project
 from dbify.dataplane.respond import ApiResponse, respond_error, respond_read
 from dbify.dataplane.respond_call import respond_call
@@ -42,15 +43,18 @@ class RawRequest:
     rest_url: str
 
 
-async def handle_data_request(project: Project, raw: RawRequest) -> ApiResponse:
-    """Answer one data API request; every ``DbifyError`` becomes its error response."""
+async def handle_data_request(
+    project: Project, raw: RawRequest, changes: ChangeSink | None = None
+) -> ApiResponse:
+    """Answer one data API request; every ``DbifyError`` becomes its error response.
+    Committed writes are told to ``changes`` (webhooks), if given."""
     try:
-        return await _run(project, raw)
+        return await _run(project, raw, changes)
     except DbifyError as error:
         return respond_error(error)
 
 
-async def _run(project: Project, raw: RawRequest) -> ApiResponse:
+async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) -> ApiResponse:
     started = perf_counter()
     token = bearer_jwt(raw.headers, project.jwt)
     if token is None:
@@ -77,7 +81,7 @@ async def _run(project: Project, raw: RawRequest) -> ApiResponse:
     elif request.action == "call":
         response = await _call(project, principal, request)
     else:
-        response = await _write(project, principal, request)
+        response = await _write(project, principal, request, changes)
     timing = f"total;dur={(perf_counter() - started) * 1000:.3f}"
     response.headers.append((b"server-timing", timing.encode()))
     return response
@@ -123,7 +127,9 @@ async def _read(project: Project, principal: Principal, request: ApiRequest) -> 
     return respond_read(request, result)
 
 
-async def _write(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
+async def _write(
+    project: Project, principal: Principal, request: ApiRequest, changes: ChangeSink | None
+) -> ApiResponse:
     """POST, PATCH, PUT, DELETE on a relation."""
     if principal.read_only:
         raise DbifyError(
@@ -146,7 +152,33 @@ async def _write(project: Project, principal: Principal, request: ApiRequest) ->
     rollback = request.preferences.tx == "rollback"
     check = write_check(request, plan)
     result = await execute_write(project, principal, statement, rollback=rollback, check=check)
+    if changes is not None and not rollback and result.affected:
+        changes.row_changed(_row_change(project, plan, request, result))
     return respond_write(request, plan, result)
+
+
+_OPERATIONS: dict[str, Operation] = {
+    "insert": "insert", "put": "insert", "update": "update", "delete": "delete"
+}  # fmt: skip
+
+
+def _row_change(
+    project: Project, plan: MutatePlan, request: ApiRequest, result: WriteResult
+) -> RowChange:
+    # "object" is one row as an object; wrap it so rows are always a JSON array.
+    rows = result.body if request.media_type == "json" else None
+    if result.body is not None and request.media_type == "object":
+        rows = b"[" + result.body + b"]"
+    return RowChange(
+        project_id=project.id,
+        schema=plan.relation.name.schema,
+        table=plan.relation.name.name,
+        operation=_OPERATIONS[plan.mutation],
+        affected=result.affected,
+        rows_json=rows,
+        payload_json=plan.body,
+        keys=result.location,
+    )
 
 
 async def _call(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:

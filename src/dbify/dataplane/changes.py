@@ -1,0 +1,35 @@
+"""Row changes the data API made, told to whoever listens (webhooks) off the request path.
+
+After a write commits, the pipeline hands a ``RowChange`` to the ``ChangeSink`` it was
+given. ``row_changed`` is synchronous and must not block or do I/O: the sink queues the
+change and a task of its own does the rest, so a request pays one call.
+What is known without extra queries: the rows the client asked back
+(``return=representation``: ``rows_json``), else the body it sent (``payload_json``: new
+rows of an insert, the new values of an update) and the primary keys of up to two rows.
+Old rows of an update/delete are not read (that would cost a query per write).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = ["ChangeSink", "Operation", "RowChange"]
+
+Operation = Literal["insert", "update", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class RowChange:
+    project_id: str
+    schema: str
+    table: str
+    operation: Operation
+    affected: int
+    rows_json: bytes | None  # the representation body when JSON, else None
+    payload_json: str | None  # the request body as a JSON array (insert/update)
+    keys: tuple[tuple[str | None, ...], ...]
+
+
+class ChangeSink(Protocol):
+    def row_changed(self, change: RowChange) -> None: ...
