@@ -15,6 +15,7 @@ import orjson
 
 from dbify.auth.api_keys import KeyKind, KeyRing
 from dbify.auth.jwt import JwtVerifier, looks_like_jwt, role_from_claims
+from dbify.dataplane.plan.access import AccessPolicy
 from dbify.errors import Codes, DbifyError
 
 PrincipalKind = KeyKind | Literal["jwt"]
@@ -39,6 +40,9 @@ class Principal:
     # (method, path, headers as JSON) for PostgREST's request.* settings; the pipeline
     # fills it in only for principals that run in a transaction (role or claims set).
     context: tuple[str, str, str] | None = None
+    # An RBAC access role (dataplane/plan/access.py) the planner enforces; the
+    # request then runs as the connecting role (``role`` is None).
+    access: AccessPolicy | None = None
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
@@ -55,8 +59,15 @@ def _bearer(headers: Mapping[str, str]) -> str | None:
     return token.strip()
 
 
-def authenticate(headers: Mapping[str, str], keys: KeyRing, anon_role: str | None) -> Principal:
-    """The principal for a request's headers (lower-case names).
+def authenticate(
+    headers: Mapping[str, str],
+    keys: KeyRing,
+    anon_role: str | None,
+    access_roles: Mapping[str, AccessPolicy] | None = None,
+) -> Principal:
+    """The principal for a request's headers (lower-case names). A key whose role
+    names one of the project's ``access_roles`` gets that policy instead of a
+    database role.
 
     Raises ``DbifyError`` 401 when no credential is given or one is not recognised.
     """
@@ -74,6 +85,10 @@ def authenticate(headers: Mapping[str, str], keys: KeyRing, anon_role: str | Non
     key = keys.verify(presented)
     if key is None:
         raise DbifyError(Codes.JWT_INVALID, "Invalid API key", hint="Check the project's keys.")
+    if key.role is not None and access_roles:
+        policy = access_roles.get(key.role)
+        if policy is not None:
+            return Principal(key.id, key.kind, role=None, read_only=False, access=policy)
     if key.kind == "service":
         return Principal(key.id, key.kind, role=key.role, read_only=False)
     role = key.role or anon_role
@@ -98,6 +113,7 @@ async def authenticate_jwt(
     keys: KeyRing,
     jwt: JwtVerifier,
     anon_role: str | None,
+    access_roles: Mapping[str, AccessPolicy] | None = None,
 ) -> Principal:
     """The principal of a verified JWT; a 401 when it does not verify (never anonymous).
 
@@ -115,4 +131,7 @@ async def authenticate_jwt(
     text = orjson.dumps(claims).decode()
     if role is None:
         return Principal(key_id, "anon", role=anon_role, read_only=anon_role is None, claims=text)
+    policy = access_roles.get(role) if access_roles else None
+    if policy is not None:  # the claim names an access role, not a database role
+        return Principal(key_id, "jwt", role=None, read_only=False, claims=text, access=policy)
     return Principal(key_id, "jwt", role=role, read_only=False, claims=text)

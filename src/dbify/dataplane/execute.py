@@ -226,6 +226,8 @@ class WriteResult:
     inserted: int | None
     body: bytes | None
     location: tuple[tuple[str | None, ...], ...]
+    # Written rows outside an access role's row filter (only counted with one).
+    violations: int = 0
 
 
 WriteCheck = Callable[[WriteResult], None]
@@ -239,6 +241,7 @@ def _write_result(row: asyncpg.Record) -> WriteResult:
         inserted=None if row["inserted"] is None else int(row["inserted"]),
         body=body.encode() if isinstance(body, str) else body,
         location=tuple(tuple(k) for k in keys),
+        violations=int(row.get("violations") or 0),
     )
 
 

@@ -20,6 +20,7 @@ from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.payload import parse_payload
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
+from dbify.dataplane.plan.access import restrict_snapshot
 from dbify.dataplane.plan.call import plan_call
 from dbify.dataplane.plan.mutate import MutatePlan, plan_mutate
 from dbify.dataplane.project import Project
@@ -58,11 +59,18 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
     started = perf_counter()
     token = bearer_jwt(raw.headers, project.jwt)
     if token is None:
-        principal = authenticate(raw.headers, project.keys, project.settings.anon_role)
+        principal = authenticate(
+            raw.headers, project.keys, project.settings.anon_role, project.access_roles
+        )
     else:
         assert project.jwt is not None
         principal = await authenticate_jwt(
-            token, raw.headers, project.keys, project.jwt, project.settings.anon_role
+            token,
+            raw.headers,
+            project.keys,
+            project.jwt,
+            project.settings.anon_role,
+            project.access_roles,
         )
     if principal.role is not None or principal.claims is not None:
         principal = _with_context(principal, raw)
@@ -75,7 +83,7 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
         exposed_schemas=project.settings.schemas,
     )
     if request.action == "schema":
-        return _schema(project, request, raw)
+        return _schema(project, principal, request, raw)
     if request.action in ("read", "head"):
         response = await _read(project, principal, request)
     elif request.action == "call":
@@ -108,9 +116,14 @@ def _with_context(principal: Principal, raw: RawRequest) -> Principal:
     return replace(principal, context=(raw.method, raw.path or "/", headers))
 
 
-def _schema(project: Project, request: ApiRequest, raw: RawRequest) -> ApiResponse:
+def _schema(
+    project: Project, principal: Principal, request: ApiRequest, raw: RawRequest
+) -> ApiResponse:
+    snapshot = project.snapshot
+    if principal.access is not None:  # an access role sees only what it may use
+        snapshot = restrict_snapshot(snapshot, principal.access)
     body = openapi_json(
-        project.snapshot,
+        snapshot,
         rest_url=raw.rest_url,
         title=project.name,
         version=__version__,
@@ -121,7 +134,7 @@ def _schema(project: Project, request: ApiRequest, raw: RawRequest) -> ApiRespon
 
 async def _read(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
     statement = project.statements.read_statement(
-        request, project.snapshot, max_rows=project.settings.max_rows
+        request, project.snapshot, max_rows=project.settings.max_rows, policy=principal.access
     )
     result = await execute_read(project, principal, statement)
     return respond_read(request, result)
@@ -147,7 +160,13 @@ async def _write(
             max_rows=project.settings.max_write_rows,
         )
     allow_unfiltered = project.settings.allow_unfiltered_mutations
-    plan = plan_mutate(request, project.snapshot, payload, allow_unfiltered=allow_unfiltered)
+    plan = plan_mutate(
+        request,
+        project.snapshot,
+        payload,
+        allow_unfiltered=allow_unfiltered,
+        policy=principal.access,
+    )
     statement = build_mutate(plan, media_type=request.media_type)
     rollback = request.preferences.tx == "rollback"
     check = write_check(request, plan)
@@ -183,7 +202,9 @@ def _row_change(
 
 async def _call(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
     """GET, HEAD and POST on /rpc/{function}."""
-    plan = plan_call(request, project.snapshot, max_rows=project.settings.max_rows)
+    plan = plan_call(
+        request, project.snapshot, max_rows=project.settings.max_rows, policy=principal.access
+    )
     body_media = plan.body_media_type(request.media_type)
     statement = build_call(plan, media_type=body_media, count=request.preferences.count)
     read_only = plan.read_only or principal.read_only

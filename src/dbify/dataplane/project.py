@@ -8,6 +8,7 @@ without the data plane changing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -15,6 +16,7 @@ import asyncpg
 
 from dbify.auth.api_keys import KeyRing
 from dbify.auth.jwt import JwtVerifier
+from dbify.dataplane.plan.access import AccessPolicy
 from dbify.dataplane.statement_cache import StatementCache
 from dbify.schema.model import SchemaSnapshot
 
@@ -49,6 +51,8 @@ class Project:
     keys: KeyRing
     settings: ProjectSettings
     jwt: JwtVerifier | None = None  # set when the project accepts JWTs (auth/jwt.py)
+    # RBAC access roles by name (dataplane/plan/access.py), named by keys and JWTs.
+    access_roles: Mapping[str, AccessPolicy] = field(default_factory=dict)
     statements: StatementCache = field(init=False)
 
     def __post_init__(self) -> None:

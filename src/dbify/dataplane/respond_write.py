@@ -15,7 +15,8 @@ DELETE     200, body                   204                         ``*/*`` or ``
 
 The total (``/N``) is shown with ``Prefer: count=exact``. Also checks a result before
 it is committed (``write_check``): ``Prefer: max-affected`` (PGRST124), PUT's key match
-(PGRST115) and a singular body (PGRST116) raise, which rolls the write back. No I/O.
+(PGRST115), a singular body (PGRST116) and an access role's row filter (42501) raise,
+which rolls the write back. No I/O.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from urllib.parse import quote
 
 from dbify.dataplane.execute import WriteCheck, WriteResult
 from dbify.dataplane.grammar.types import ApiRequest, Preferences
+from dbify.dataplane.plan.access import ROW_FILTER_VIOLATION
 from dbify.dataplane.plan.mutate import MutatePlan
 from dbify.dataplane.respond import JSON_CONTENT_TYPE, ApiResponse, Headers, content_range
 from dbify.errors import Codes, DbifyError
@@ -37,10 +39,18 @@ def write_check(request: ApiRequest, plan: MutatePlan) -> WriteCheck | None:
     limit = request.preferences.max_affected if plan.mutation in ("update", "delete") else None
     put = plan.mutation == "put"
     singular = plan.returning is not None and request.media_type == "object"
-    if limit is None and not put and not singular:
+    row_check = bool(plan.check)
+    if limit is None and not put and not singular and not row_check:
         return None
 
     def check(result: WriteResult) -> None:
+        if result.violations:
+            raise DbifyError(
+                ROW_FILTER_VIOLATION,
+                f"new row violates the row filter of the access role for"
+                f" table '{plan.relation.name.name}'",
+                f"{result.violations} written row(s) would fall outside the role's rows",
+            )
         if limit is not None and result.affected > limit:
             raise DbifyError(
                 Codes.MAX_AFFECTED_EXCEEDED,

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 
 from dbify.dataplane.grammar.types import ApiRequest, EmbedPath, Filter, LogicTree, Range
 from dbify.dataplane.plan import plan_read
+from dbify.dataplane.plan.access import AccessPolicy
 from dbify.dataplane.sql import ReadStatement, Statement, build_read
 from dbify.dataplane.sql.statement import Param
 from dbify.errors import DbifyError
@@ -76,23 +77,31 @@ class StatementCache:
         return len(self._entries)
 
     def read_statement(
-        self, request: ApiRequest, snapshot: SchemaSnapshot, *, max_rows: int | None
+        self,
+        request: ApiRequest,
+        snapshot: SchemaSnapshot,
+        *,
+        max_rows: int | None,
+        policy: AccessPolicy | None = None,
     ) -> ReadStatement:
         """The statement of a read of ``request``: ``build_read(plan_read(...))``,
-        taken from the cache when the shape was seen. Raises what planning raises."""
+        taken from the cache when the shape was seen. Raises what planning raises.
+        An access role's ``policy`` is part of the shape (by identity)."""
         if snapshot is not self._snapshot:
             self._entries.clear()
             self._snapshot = snapshot
         if self.size <= 0:
-            return _fresh(request, snapshot, max_rows)
+            return _fresh(request, snapshot, max_rows, policy)
         values: list[_Value] = []
         key = _shape(request, max_rows, values)
+        if policy is not None:
+            key = (key, policy)
         entries = self._entries
         try:
             template = entries[key]
         except KeyError:
-            statement = _fresh(request, snapshot, max_rows)  # raises for invalid requests
-            template = _record(request, snapshot, max_rows, len(values))
+            statement = _fresh(request, snapshot, max_rows, policy)  # raises if invalid
+            template = _record(request, snapshot, max_rows, len(values), policy)
             if template is not None and _fill(template, values) != statement:
                 template = None  # a value shaped the SQL in a way this module missed
             entries[key] = template
@@ -101,12 +110,17 @@ class StatementCache:
             return statement
         entries.move_to_end(key)
         if template is None:
-            return _fresh(request, snapshot, max_rows)
+            return _fresh(request, snapshot, max_rows, policy)
         return _fill(template, values)
 
 
-def _fresh(request: ApiRequest, snapshot: SchemaSnapshot, max_rows: int | None) -> ReadStatement:
-    plan = plan_read(request, snapshot, max_rows=max_rows)
+def _fresh(
+    request: ApiRequest,
+    snapshot: SchemaSnapshot,
+    max_rows: int | None,
+    policy: AccessPolicy | None = None,
+) -> ReadStatement:
+    plan = plan_read(request, snapshot, max_rows=max_rows, policy=policy)
     return build_read(plan, media_type=request.media_type, count=request.preferences.count)
 
 
@@ -224,12 +238,16 @@ class _Unmappable(Exception):
 
 
 def _record(
-    request: ApiRequest, snapshot: SchemaSnapshot, max_rows: int | None, slots: int
+    request: ApiRequest,
+    snapshot: SchemaSnapshot,
+    max_rows: int | None,
+    slots: int,
+    policy: AccessPolicy | None = None,
 ) -> _Template | None:
     """Plan and build ``request``'s shape with sentinels; None if it cannot be cached."""
     probe = _with_sentinels(request, max_rows, _Sentinels())
     try:
-        statement = _fresh(probe, snapshot, max_rows)
+        statement = _fresh(probe, snapshot, max_rows, policy)
         used: set[int] = set()
         main = _sources(statement.main, used)
         estimate = statement.count_estimate

@@ -18,6 +18,7 @@ from typing import Literal
 
 from dbify.dataplane.grammar.arguments import CallArguments, parse_call_arguments
 from dbify.dataplane.grammar.types import ApiRequest, MediaType, Range
+from dbify.dataplane.plan.access import AccessPolicy, require_function
 from dbify.dataplane.plan.read import UNDEFINED_COLUMN, plan_read
 from dbify.dataplane.plan.types import CallArgument, FunctionCall, ReadPlan
 from dbify.errors import Codes, DbifyError
@@ -25,6 +26,7 @@ from dbify.schema.model import (
     Column,
     Function,
     FunctionParameter,
+    QualifiedName,
     Relation,
     SchemaSnapshot,
 )
@@ -75,15 +77,22 @@ class CallPlan:
 
 
 def plan_call(
-    request: ApiRequest, snapshot: SchemaSnapshot, *, max_rows: int | None = None
+    request: ApiRequest,
+    snapshot: SchemaSnapshot,
+    *,
+    max_rows: int | None = None,
+    policy: AccessPolicy | None = None,
 ) -> CallPlan:
     """Resolve a call of ``request.target`` against ``snapshot``.
 
     Raises ``DbifyError``: PGRST202 (404) no function of that name takes these
     arguments, PGRST203 (300) several do, PGRST102/PGRST107 for a body the call cannot
     take, and the read plan's errors for ``select``/filters on a result with columns.
+    With an access role (``policy``), a function it may not call is a 42501 before
+    anything about the function is revealed; embeds on the result are checked as reads.
     """
     name = request.target.name
+    require_function(policy, QualifiedName(request.schema, name))
     overloads = snapshot.function_overloads(request.schema, name)
     arguments = parse_call_arguments(
         request.method, request.raw_params, request.body, request.content_type
@@ -93,7 +102,9 @@ def plan_call(
     read_only = request.method in ("GET", "HEAD") or function.volatility != "volatile"
     shape, columns = _shape(function, snapshot)
     if shape == "rows" and columns is not None:
-        read = plan_read(request, snapshot, max_rows=max_rows, source=columns)
+        read = plan_read(
+            request, snapshot, max_rows=max_rows, source=columns, policy=policy, root_privilege=None
+        )
         read = replace(read, call=call)
         return CallPlan(call, shape, function.returns_set, read_only, read=read)
     _refuse_columns_parameters(request, function)

@@ -19,7 +19,14 @@ from typing import Literal
 
 from dbify.dataplane.grammar.payload import Payload
 from dbify.dataplane.grammar.types import STAR, ApiRequest
-from dbify.dataplane.plan.read import find_relation, plan_read
+from dbify.dataplane.plan.access import (
+    AccessPolicy,
+    Privilege,
+    TableAccess,
+    require,
+    require_column,
+)
+from dbify.dataplane.plan.read import find_relation, plan_read, row_filter_predicates
 from dbify.dataplane.plan.types import Condition, Ordering, Predicate, ReadPlan
 from dbify.errors import Codes, DbifyError
 from dbify.schema.model import Column, Relation, SchemaSnapshot
@@ -40,7 +47,10 @@ class MutatePlan:
     body row must satisfy. ``returning`` is the read over the written rows
     (``return=representation``); ``location_key`` the primary key for a ``Location``
     header; ``track_inserted`` asks whether each row was inserted or updated (upserts on
-    tables: the status is 201 or 200).
+    tables: the status is 201 or 200). With an access role (``plan/access.py``):
+    ``conflict_where`` limits an upsert's update to existing rows inside the role's row
+    filter, and every written row must satisfy ``check`` (the row filter again: WITH
+    CHECK), or the write is rolled back.
     """
 
     relation: Relation
@@ -59,6 +69,8 @@ class MutatePlan:
     returning: ReadPlan | None = None
     location_key: tuple[Column, ...] = ()
     track_inserted: bool = False
+    conflict_where: tuple[Predicate, ...] = ()
+    check: tuple[Predicate, ...] = ()
 
 
 def plan_mutate(
@@ -67,6 +79,7 @@ def plan_mutate(
     payload: Payload | None,
     *,
     allow_unfiltered: bool = False,
+    policy: AccessPolicy | None = None,
 ) -> MutatePlan:
     """Resolve a write of ``request.target``.
 
@@ -76,26 +89,67 @@ def plan_mutate(
     (unless ``allow_unfiltered``), PGRST105 PUT filters that are not exactly the primary
     key with ``eq``, PGRST115 a PUT body that is not one row, PGRST100 ``limit`` on a
     relation without a row identity.
+
+    ``policy`` (an RBAC access role) must grant the write's privileges (an upsert needs
+    INSERT and UPDATE, a representation SELECT), the body's columns, filters and order
+    must be in its column allow-list, and its row filter narrows PATCH/DELETE, guards an
+    upsert's update and must hold for every written row (42501 otherwise).
     """
     relation = find_relation(snapshot, request.schema, request.target.name)
     mutation = _mutation(request)
     _check_writable(relation, mutation)
-    root = _root_plan(request, snapshot)
+    access = _require_write(policy, relation, mutation, request)
+    root = _root_plan(request, snapshot, policy, _ROOT_PRIVILEGE[mutation])
     columns = _columns(relation, payload.keys) if payload is not None else ()
+    for column in columns:
+        require_column(access, relation, column.name)
+    row_filter = row_filter_predicates(relation, access)
     plan = MutatePlan(
         relation=relation,
         mutation=mutation,
         columns=columns,
         body=payload.json if payload is not None else None,
         apply_defaults=request.preferences.missing == "default",
-        returning=_returning(request, snapshot),
+        returning=_returning(request, snapshot, policy),
         track_inserted=relation.kind in ("table", "partitioned_table"),
+        check=row_filter if mutation != "delete" else (),
     )
     if mutation in ("update", "delete"):
-        return _filtered(plan, root, allow_unfiltered)
+        return _filtered(plan, root, allow_unfiltered, row_filter)
     if mutation == "put":
-        return _put(plan, root, payload)
-    return _insert(plan, request)
+        return replace(_put(plan, root, payload), conflict_where=row_filter)
+    planned = _insert(plan, request)
+    for column in planned.on_conflict:
+        require_column(access, relation, column.name)
+    if planned.on_conflict and planned.resolution == "merge-duplicates":
+        return replace(planned, conflict_where=row_filter)
+    return planned
+
+
+_ROOT_PRIVILEGE: dict[Mutation, Privilege] = {
+    "insert": "insert",
+    "put": "insert",
+    "update": "update",
+    "delete": "delete",
+}
+
+
+def _require_write(
+    policy: AccessPolicy | None, relation: Relation, mutation: Mutation, request: ApiRequest
+) -> TableAccess | None:
+    """The role's access for this write: its verb, UPDATE too for an upsert that
+    merges, SELECT too when the written rows are returned."""
+    if policy is None:
+        return None
+    access = require(policy, relation, _ROOT_PRIVILEGE[mutation])
+    merges = mutation == "put" or (
+        mutation == "insert" and request.preferences.resolution == "merge-duplicates"
+    )
+    if merges:
+        require(policy, relation, "update")
+    if request.preferences.return_ == "representation":
+        require(policy, relation, "select")
+    return access
 
 
 def _mutation(request: ApiRequest) -> Mutation:
@@ -126,7 +180,12 @@ def _check_writable(relation: Relation, mutation: Mutation) -> None:
             )
 
 
-def _root_plan(request: ApiRequest, snapshot: SchemaSnapshot) -> ReadPlan:
+def _root_plan(
+    request: ApiRequest,
+    snapshot: SchemaSnapshot,
+    policy: AccessPolicy | None,
+    privilege: Privilege,
+) -> ReadPlan:
     """The root's filters, order and range, resolved as a read would resolve them."""
     root_only = replace(
         request,
@@ -136,10 +195,14 @@ def _root_plan(request: ApiRequest, snapshot: SchemaSnapshot) -> ReadPlan:
         order=tuple((p, o) for p, o in request.order if p == ()),
         ranges=tuple((p, r) for p, r in request.ranges if p == ()),
     )
-    return plan_read(root_only, snapshot)
+    return plan_read(
+        root_only, snapshot, policy=policy, root_privilege=privilege, root_row_filter=False
+    )
 
 
-def _returning(request: ApiRequest, snapshot: SchemaSnapshot) -> ReadPlan | None:
+def _returning(
+    request: ApiRequest, snapshot: SchemaSnapshot, policy: AccessPolicy | None
+) -> ReadPlan | None:
     """The read over the written rows: ``select=`` and the embeds' own parameters; the
     root's filters and range already chose the rows, its order still sorts them."""
     if request.preferences.return_ != "representation":
@@ -150,7 +213,7 @@ def _returning(request: ApiRequest, snapshot: SchemaSnapshot) -> ReadPlan | None
         logic=tuple((p, t) for p, t in request.logic if p != ()),
         ranges=tuple((p, r) for p, r in request.ranges if p != ()),
     )
-    return plan_read(returned, snapshot)
+    return plan_read(returned, snapshot, policy=policy)
 
 
 def _columns(relation: Relation, keys: tuple[str, ...]) -> tuple[Column, ...]:
@@ -179,7 +242,12 @@ def _insert(plan: MutatePlan, request: ApiRequest) -> MutatePlan:
     return replace(plan, on_conflict=conflict, resolution=resolution, location_key=location)
 
 
-def _filtered(plan: MutatePlan, root: ReadPlan, allow_unfiltered: bool) -> MutatePlan:
+def _filtered(
+    plan: MutatePlan,
+    root: ReadPlan,
+    allow_unfiltered: bool,
+    row_filter: tuple[Predicate, ...],
+) -> MutatePlan:
     """PATCH/DELETE: the rows named by the filters, at most ``limit`` of them."""
     relation = plan.relation
     limit = root.range.limit
@@ -201,7 +269,7 @@ def _filtered(plan: MutatePlan, root: ReadPlan, allow_unfiltered: bool) -> Mutat
             )
     return replace(
         plan,
-        where=root.where,
+        where=root.where + row_filter,
         order=root.order,
         limit=limit,
         offset=root.range.offset,

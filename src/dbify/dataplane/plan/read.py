@@ -13,7 +13,7 @@ This module does no I/O and builds no SQL.
 from __future__ import annotations
 
 import difflib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from dbify.dataplane.grammar.types import (
     ApiRequest,
@@ -26,6 +26,15 @@ from dbify.dataplane.grammar.types import (
     OrderTerm,
     Range,
     SelectItem,
+)
+from dbify.dataplane.plan.access import (
+    ACCESS_DENIED,
+    AccessPolicy,
+    Privilege,
+    TableAccess,
+    require,
+    require_column,
+    visible_columns,
 )
 from dbify.dataplane.plan.casts import validate_cast
 from dbify.dataplane.plan.relationships import find_relationship
@@ -41,7 +50,7 @@ from dbify.dataplane.plan.types import (
     SelectedColumn,
 )
 from dbify.errors import Codes, DbifyError, ErrorKind
-from dbify.schema.model import Relation, SchemaSnapshot
+from dbify.schema.model import QualifiedName, Relation, SchemaSnapshot
 
 UNDEFINED_COLUMN = ErrorKind("42703", 400)
 """PostgreSQL's ``undefined_column``: PostgREST passes it through; we detect it early."""
@@ -55,6 +64,9 @@ def plan_read(
     *,
     max_rows: int | None = None,
     source: Relation | None = None,
+    policy: AccessPolicy | None = None,
+    root_privilege: Privilege | None = "select",
+    root_row_filter: bool = True,
 ) -> ReadPlan:
     """Resolve a read of ``request.target`` against ``snapshot``.
 
@@ -65,11 +77,19 @@ def plan_read(
     ambiguous relationship, PGRST119 spread on a to-many embed, PGRST118 order on a
     to-many embed's column, PGRST108 parameters for a path that is not embedded,
     PGRST100 an invalid cast.
+
+    ``policy`` (an RBAC access role, ``plan/access.py``) is checked on every node:
+    the root needs ``root_privilege`` (None: the root is a function's result, already
+    checked by the caller), each embed SELECT; columns selected, filtered or ordered on
+    must be in the allow-list (42501), and each node's row filter is ANDed into its
+    conditions (the root's only with ``root_row_filter``: writes add it themselves).
     """
     relation = source or find_relation(snapshot, request.schema, request.target.name)
     _check_embed_count(request.select)
     _check_paths(request)
-    plan = _plan_node(request, snapshot, relation, request.select, ())
+    access = require(policy, relation, root_privilege) if root_privilege else None
+    scope = _Scope(policy, access, root_row_filter)
+    plan = _plan_node(request, snapshot, relation, request.select, (), scope)
     if max_rows is not None:
         limit = plan.range.limit
         capped = max_rows if limit is None else min(limit, max_rows)
@@ -115,24 +135,57 @@ def _replace_range(plan: ReadPlan, new: Range) -> ReadPlan:
     return replace(plan, range=new)
 
 
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The policy while planning one node: the role's access to the node's relation
+    (None when unrestricted) and whether its row filter is added here."""
+
+    policy: AccessPolicy | None
+    access: TableAccess | None
+    row_filter: bool = True
+
+    def embed(self, relation: Relation) -> _Scope:
+        if self.policy is None:
+            return self
+        return _Scope(self.policy, require(self.policy, relation, "select"))
+
+
+def row_filter_predicates(relation: Relation, access: TableAccess | None) -> tuple[Predicate, ...]:
+    """The role's row filter on ``relation``, resolved (its columns are not checked
+    against the allow-list: the role's own filter may use columns it cannot read)."""
+    if access is None or access.row_filter is None:
+        return ()
+    found = access.row_filter
+    predicates: tuple[Predicate, ...] = tuple(
+        _predicate(relation, f, {}, None) for f in found.filters
+    )
+    return predicates + tuple(_tree(relation, t, {}, None) for t in found.logic)
+
+
 def _plan_node(
     request: ApiRequest,
     snapshot: SchemaSnapshot,
     relation: Relation,
     items: tuple[SelectItem, ...],
     path: EmbedPath,
+    scope: _Scope,
 ) -> ReadPlan:
     columns: list[SelectedColumn] = []
     embeds: list[EmbedPlan] = []
+    access = scope.access
     for item in items:
         if isinstance(item, ColumnItem):
-            columns.extend(_select_column(relation, item))
+            columns.extend(_select_column(relation, item, access))
         else:
-            embeds.append(_plan_embed(request, snapshot, relation, item, (*path, item.label)))
+            embeds.append(
+                _plan_embed(request, snapshot, relation, item, (*path, item.label), scope)
+            )
     by_label = {e.label: e for e in embeds}
-    where = tuple(_predicate(relation, f, by_label) for f in request.filters_at(path))
-    where += tuple(_tree(relation, t, by_label) for t in request.logic_at(path))
-    order = tuple(_ordering(relation, t, by_label) for t in request.order_at(path))
+    where = tuple(_predicate(relation, f, by_label, access) for f in request.filters_at(path))
+    where += tuple(_tree(relation, t, by_label, access) for t in request.logic_at(path))
+    if scope.row_filter:
+        where += row_filter_predicates(relation, access)
+    order = tuple(_ordering(relation, t, by_label, scope) for t in request.order_at(path))
     return ReadPlan(
         relation=relation,
         columns=tuple(columns),
@@ -149,11 +202,15 @@ def _plan_embed(
     parent: Relation,
     item: EmbedItem,
     path: EmbedPath,
+    scope: _Scope,
 ) -> EmbedPlan:
     relationship = find_relationship(snapshot, parent, item.relation, item.hint)
     target = snapshot.relations.get(relationship.target)
     if target is None:
         raise _missing_target(relationship.target.schema, relationship.target.name)
+    inner = scope.embed(target)
+    if scope.policy is not None and relationship.junction is not None:
+        _check_junction(snapshot, scope.policy, relationship.junction.relation)
     if item.spread and not relationship.is_to_one:
         raise DbifyError(
             SPREAD_NOT_TO_ONE,
@@ -161,7 +218,7 @@ def _plan_embed(
             f"'{parent.name.name}' and '{item.relation}' do not form a many-to-one or"
             " one-to-one relationship",
         )
-    plan = _plan_node(request, snapshot, target, item.items, path)
+    plan = _plan_node(request, snapshot, target, item.items, path, inner)
     return EmbedPlan(
         label=item.label,
         relationship=relationship,
@@ -171,17 +228,36 @@ def _plan_embed(
     )
 
 
+def _check_junction(snapshot: SchemaSnapshot, policy: AccessPolicy, name: QualifiedName) -> None:
+    """A many-to-many embed reads its junction table: the role must be able to read it,
+    and a junction with a row filter is refused (its links would leak past it)."""
+    junction = snapshot.relations.get(name)
+    if junction is None:
+        raise _missing_target(name.schema, name.name)
+    access = require(policy, junction, "select")
+    if access is not None and access.row_filter is not None:
+        raise DbifyError(
+            ACCESS_DENIED,
+            f"permission denied for table {name.name}",
+            "Embedding through a junction table with a row filter is not allowed;"
+            " embed the junction table itself.",
+        )
+
+
 def _missing_target(schema: str, name: str) -> DbifyError:
     return DbifyError(
         Codes.TABLE_NOT_FOUND, f"Could not find the table '{schema}.{name}' in the schema cache"
     )
 
 
-def _select_column(relation: Relation, item: ColumnItem) -> list[SelectedColumn]:
+def _select_column(
+    relation: Relation, item: ColumnItem, access: TableAccess | None
+) -> list[SelectedColumn]:
     cast = validate_cast(item.cast) if item.cast is not None else None
     if item.field.name == "*":
-        return [SelectedColumn(FieldRef(c), c.name, cast) for c in relation.columns]
-    ref = _field(relation, item.field)
+        columns = visible_columns(access, relation)
+        return [SelectedColumn(FieldRef(c), c.name, cast) for c in columns]
+    ref = _field(relation, item.field, access)
     if item.alias is not None:
         name = item.alias
     elif ref.json_path:
@@ -191,16 +267,22 @@ def _select_column(relation: Relation, item: ColumnItem) -> list[SelectedColumn]
     return [SelectedColumn(ref, name, cast)]
 
 
-def _field(relation: Relation, field: Field) -> FieldRef:
+def _field(relation: Relation, field: Field, access: TableAccess | None) -> FieldRef:
     column = relation.column(field.name)
     if column is None:
         raise DbifyError(
             UNDEFINED_COLUMN, f"column {relation.name.name}.{field.name} does not exist"
         )
+    require_column(access, relation, field.name)
     return FieldRef(column, field.json_path)
 
 
-def _predicate(relation: Relation, item: Filter, embeds: dict[str, EmbedPlan]) -> Predicate:
+def _predicate(
+    relation: Relation,
+    item: Filter,
+    embeds: dict[str, EmbedPlan],
+    access: TableAccess | None,
+) -> Predicate:
     name = item.field.name
     if name in embeds and not item.field.json_path and relation.column(name) is None:
         if item.operator != "is" or item.value not in ("null", "not_null"):
@@ -210,7 +292,7 @@ def _predicate(relation: Relation, item: Filter, embeds: dict[str, EmbedPlan]) -
         present = (item.value == "not_null") != item.negated
         return EmbedPresence(name, present)
     return Condition(
-        field=_field(relation, item.field),
+        field=_field(relation, item.field, access),
         operator=item.operator,
         value=item.value,
         negated=item.negated,
@@ -219,17 +301,26 @@ def _predicate(relation: Relation, item: Filter, embeds: dict[str, EmbedPlan]) -
     )
 
 
-def _tree(relation: Relation, tree: LogicTree, embeds: dict[str, EmbedPlan]) -> ConditionTree:
+def _tree(
+    relation: Relation,
+    tree: LogicTree,
+    embeds: dict[str, EmbedPlan],
+    access: TableAccess | None,
+) -> ConditionTree:
     children = tuple(
-        _tree(relation, c, embeds) if isinstance(c, LogicTree) else _predicate(relation, c, embeds)
+        _tree(relation, c, embeds, access)
+        if isinstance(c, LogicTree)
+        else _predicate(relation, c, embeds, access)
         for c in tree.children
     )
     return ConditionTree(tree.operator, children, tree.negated)
 
 
-def _ordering(relation: Relation, term: OrderTerm, embeds: dict[str, EmbedPlan]) -> Ordering:
+def _ordering(
+    relation: Relation, term: OrderTerm, embeds: dict[str, EmbedPlan], scope: _Scope
+) -> Ordering:
     if term.relation is None:
-        return Ordering(_field(relation, term.field), term.direction, term.nulls)
+        return Ordering(_field(relation, term.field, scope.access), term.direction, term.nulls)
     embed = embeds.get(term.relation)
     if embed is None:
         raise _not_embedded(term.relation)
@@ -240,7 +331,7 @@ def _ordering(relation: Relation, term: OrderTerm, embeds: dict[str, EmbedPlan])
             f"'{relation.name.name}' and '{term.relation}' do not form a many-to-one or"
             " one-to-one relationship",
         )
-    ref = _field(embed.plan.relation, term.field)
+    ref = _field(embed.plan.relation, term.field, scope.embed(embed.plan.relation).access)
     return Ordering(ref, term.direction, term.nulls, embed.label)
 
 

@@ -40,6 +40,7 @@ from dbify.schema.model import Column
 _SOURCE = "_mutated"
 _INSERTED = '"_dbify_inserted"'
 _BODY = "_body"
+_EXISTING = '"_dbify_existing"'
 
 
 def build_mutate(plan: MutatePlan, *, media_type: MediaType) -> Statement:
@@ -61,6 +62,14 @@ def build_mutate(plan: MutatePlan, *, media_type: MediaType) -> Statement:
     if plan.track_inserted and plan.mutation in ("insert", "put"):
         inserted = f"(SELECT pg_catalog.count(*) FILTER (WHERE {_INSERTED}) FROM {_SOURCE})"
     parts.append(f"{inserted}::bigint AS inserted")
+    if plan.check:
+        # WITH CHECK for an access role's row filter: count the written rows outside
+        # it (NULL counts as outside); the caller rolls back when there is any.
+        conditions = " AND ".join(predicate_sql(p, _SOURCE, {}, params) for p in plan.check)
+        parts.append(
+            f"(SELECT pg_catalog.count(*) FROM {_SOURCE}"
+            f" WHERE NOT coalesce(({conditions}), false)) AS violations"
+        )
     sql = f"WITH {_SOURCE} AS ({write}) SELECT {', '.join(parts)}"
     return Statement(sql, tuple(params.values))
 
@@ -100,6 +109,8 @@ def _body_source(plan: MutatePlan, params: BindParams) -> str:
 
 def _insert_sql(plan: MutatePlan, params: BindParams) -> str:
     target = quote_qualified(plan.relation.name)
+    if plan.conflict_where:
+        target += f" AS {_EXISTING}"  # the existing row, for DO UPDATE ... WHERE
     names = ", ".join(quote_ident(c.name) for c in plan.columns)
     into = f"INSERT INTO {target} ({names})" if plan.columns else f"INSERT INTO {target}"
     values = ", ".join(f"{_BODY}.{quote_ident(c.name)}" for c in plan.columns)
@@ -117,6 +128,9 @@ def _insert_sql(plan: MutatePlan, params: BindParams) -> str:
                 f"{quote_ident(c.name)} = EXCLUDED.{quote_ident(c.name)}" for c in plan.columns
             )
             sql += f"DO UPDATE SET {sets}"
+            if plan.conflict_where:
+                guard = (predicate_sql(p, _EXISTING, {}, params) for p in plan.conflict_where)
+                sql += f" WHERE {' AND '.join(guard)}"
     return sql + _returning(plan)
 
 

@@ -1,0 +1,1 @@
+"""RBAC access roles for keys and JWTs that do not map to database roles."""

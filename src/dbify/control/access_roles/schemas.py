@@ -1,0 +1,56 @@
+"""Shapes of the access roles API (``/api/v1/projects/{id}/access-roles``).
+
+An access role names, per table or view (``orders`` or ``sales.orders``), the
+privileges it holds, an optional column allow-list and an optional row filter in the
+PostgREST filter grammar, plus the functions it may call. ``service.compile_policy``
+turns one into the data plane's ``AccessPolicy``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PrivilegeName = Literal["select", "insert", "update", "delete"]
+
+
+class TableRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    privileges: list[PrivilegeName] = Field(
+        default_factory=list, description="Any of select, insert, update, delete."
+    )
+    columns: list[str] | None = Field(
+        None, description="The only columns the role may read, write, filter or order on."
+    )
+    row_filter: str | None = Field(
+        None,
+        max_length=4000,
+        description="PostgREST filters ANDed into every query and checked on writes,"
+        " e.g. 'region=eq.eu&or=(status.eq.open,status.eq.pending)'.",
+    )
+
+
+class AccessRoleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tables: dict[str, TableRule] = Field(default_factory=dict)
+    functions: list[str] = Field(
+        default_factory=list, description="Functions the role may call (name or schema.name)."
+    )
+
+
+class AccessRoleCreate(AccessRoleBody):
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_$-]*$",
+        description="Named by API keys (their role) and by JWT role claims.",
+    )
+
+
+class AccessRoleOut(AccessRoleCreate):
+    created_at: datetime
+    updated_at: datetime
