@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 from dbify import __version__
 from dbify.analytics.recorder import RequestRecorder
 from dbify.backends.ratelimit import RequestLimiter
+from dbify.dashboard import dashboard_routes
 from dbify.dataplane.changes import ChangeSink
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.pipeline import RawRequest, handle_data_request
@@ -77,7 +78,8 @@ class DbifyApp:
         self.changes: ChangeSink | None = None
         self._starlette = Starlette(
             routes=[
-                Route("/", self._landing),
+                # The dashboard needs the management API; without it, a landing page.
+                *(dashboard_routes() if management is not None else [Route("/", self._landing)]),
                 Route("/healthz", self._healthz),
                 Route("/readyz", self._readyz),
                 Route("/p/{project_id}/docs", self._docs),
