@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dbify import __version__
+from dbify.control.access_roles.routes import router as access_roles_router
 from dbify.control.analytics.routes import router as analytics_router
 from dbify.control.api_keys.routes import router as keys_router
 from dbify.control.errors import install_error_handlers
@@ -39,6 +40,7 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         users_router,
         projects_router,
         keys_router,
+        access_roles_router,
         analytics_router,
         schema_changes_router,
         webhooks_router,

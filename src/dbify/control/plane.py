@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from dbify.control.access_roles.store import AccessRoleStore
 from dbify.control.api_keys.service import KeyService
 from dbify.control.api_keys.store import KeyStore
 from dbify.control.projects.directory import StoreProjectDirectory
@@ -85,7 +86,9 @@ async def open_control_plane(
         directory: StoreProjectDirectory | None = None
         listener: ProjectListener = NoListener()
         if serve_data:
-            directory = StoreProjectDirectory(projects_store, keys_store, box, settings)
+            directory = StoreProjectDirectory(
+                projects_store, keys_store, box, settings, AccessRoleStore(store.engine)
+            )
             await directory.start()
             listener = directory
         projects = ProjectService(

@@ -126,6 +126,25 @@ api_keys = sa.Table(
     sa.Column("last_used_at", UtcDateTime, nullable=True),
 )
 
+# RBAC access roles (control/access_roles): the definition is the API's JSON body.
+access_roles = sa.Table(
+    "access_roles",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "project_id",
+        sa.String(32),
+        sa.ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(63), nullable=False),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("project_id", "name", name="uq_access_roles_project_name"),
+)
+
 schema_changes = sa.Table(
     "schema_changes",
     metadata,

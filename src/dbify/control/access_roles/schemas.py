@@ -46,7 +46,7 @@ class AccessRoleCreate(AccessRoleBody):
     name: str = Field(
         min_length=1,
         max_length=63,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_$-]*$",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_$]*$",
         description="Named by API keys (their role) and by JWT role claims.",
     )
 

@@ -26,13 +26,18 @@ import asyncpg
 
 from dbify.auth.api_keys import ApiKey, KeyRing
 from dbify.auth.jwt import JwtConfig, JwtVerifier
+from dbify.control.access_roles.policy import compile_policy
+from dbify.control.access_roles.schemas import AccessRoleBody
+from dbify.control.access_roles.store import AccessRoleStore
 from dbify.control.api_keys.store import KeyRecord, KeyStore
 from dbify.control.projects.connect import snapshot_from_catalog
 from dbify.control.projects.pools import LazyPool, PoolBudget
 from dbify.control.projects.schemas import ProjectConfig
 from dbify.control.projects.store import ProjectRecord, ProjectStore
 from dbify.dataplane.connections import PoolOptions
+from dbify.dataplane.plan.access import AccessPolicy
 from dbify.dataplane.project import Project, ProjectSettings
+from dbify.errors import DbifyError
 from dbify.secrets_box import SecretBox, SecretBoxError
 from dbify.settings import Settings
 from dbify.standalone import jwt_verifier
@@ -83,10 +88,16 @@ class StoreProjectDirectory:
     """Live projects from the metadata store (see the module docstring)."""
 
     def __init__(
-        self, projects: ProjectStore, keys: KeyStore, box: SecretBox, settings: Settings
+        self,
+        projects: ProjectStore,
+        keys: KeyStore,
+        box: SecretBox,
+        settings: Settings,
+        access_roles: AccessRoleStore | None = None,
     ) -> None:
         self._projects = projects
         self._keys = keys
+        self._access_roles = access_roles
         self._box = box
         self._settings = settings
         self._budget = PoolBudget(
@@ -192,6 +203,21 @@ class StoreProjectDirectory:
         )
         return JwtVerifier(verifier)
 
+    async def _policies(self, record: ProjectRecord) -> dict[str, AccessPolicy]:
+        """The project's access roles compiled for the planner; a role that no longer
+        compiles is left out (its keys then fall back to a database role of that name,
+        which normally does not exist: requests fail rather than widen)."""
+        if self._access_roles is None:
+            return {}
+        policies: dict[str, AccessPolicy] = {}
+        for role in await self._access_roles.of_project(record.id):
+            try:
+                body = AccessRoleBody.model_validate(role.definition)
+                policies[role.name] = compile_policy(role.name, body, record.schemas[0])
+            except (ValueError, DbifyError):
+                _log.error("access role %s of %s does not compile", role.name, record.id)
+        return policies
+
     async def _load(self, record: ProjectRecord) -> None:
         """(Re)build the live project for ``record``; paused or unusable ones go offline."""
         if record.paused or record.schema_catalog is None:
@@ -206,6 +232,7 @@ class StoreProjectDirectory:
             return
         config = ProjectConfig(**record.settings)
         keys = _ProjectKeyRing(await self._keys.of_project(record.id), self._record_use)
+        policies = await self._policies(record)
         pool_key = (url, config.pool_size, config.statement_timeout_ms)
         async with self._lock:
             previous = self._live.get(record.id)
@@ -233,6 +260,7 @@ class StoreProjectDirectory:
                 keys=keys,
                 settings=self._project_settings(record, config),
                 jwt=self._jwt(config),
+                access_roles=policies,
             )
             self._live[record.id] = _Live(project, pool, pool_key)
         if previous is not None and not reuse:
