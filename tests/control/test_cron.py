@@ -91,7 +91,7 @@ async def test_missed_occurrences_are_skipped_or_caught_up_once(
         )
         store = CronStore(c.plane.store.engine)
         hour_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-        action = {"kind": "function", "function": "pg_catalog.now"}
+        action: dict[str, object] = {"kind": "function", "function": "pg_catalog.now"}
         skip = _job(created.id, action, id="skipper", name="a", next_run_at=hour_ago)
         catch = _job(created.id, action, id="catcher", name="b", next_run_at=hour_ago,
                      missed_policy="catch_up_once")  # fmt: skip
