@@ -1,0 +1,3 @@
+module github.com/dbify/dbify-go
+
+go 1.19
