@@ -11,6 +11,7 @@ request to the next and the default reset's extra round trip is saved
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -46,6 +47,18 @@ async def _setup_connection(conn: asyncpg.Connection) -> None:
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
     """Nothing to reset: requests only set transaction-local state."""
+
+
+def with_address(url: str, address: str) -> str:
+    """``url`` pointed at ``address`` (``host:port``), keeping user, password, database
+    and options: the direct URL of a project reached through PgBouncer.
+
+    >>> with_address("postgresql://u:p@bouncer:6432/shop?sslmode=require", "db:5432")
+    'postgresql://u:p@db:5432/shop?sslmode=require'
+    """
+    parts = urlsplit(url)
+    credentials, at, _ = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{credentials}{at}{address}"))
 
 
 async def open_pool(url: str, options: PoolOptions) -> asyncpg.Pool:

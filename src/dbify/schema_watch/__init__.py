@@ -50,6 +50,7 @@ async def start_schema_watch(
         plane.box,
         bus,
         plane.settings.schema_watch,
+        pgbouncer=plane.settings.database.pgbouncer,
     )
     await watch.start()
     return watch

@@ -33,8 +33,9 @@ import asyncpg
 from dbify import __version__
 from dbify.backends.events import Event, EventBus
 from dbify.control.projects.connect import snapshot_from_catalog
-from dbify.control.projects.store import ProjectStore
+from dbify.control.projects.store import ProjectRecord, ProjectStore
 from dbify.control.schema_changes.store import SchemaChangeRecord, SchemaChangeStore
+from dbify.dataplane.connections import with_address
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.project import ProjectDirectory
 from dbify.schema.diff import diff_snapshots
@@ -57,6 +58,18 @@ def openapi_digest(snapshot: SchemaSnapshot) -> str:
     return hashlib.sha256(document).hexdigest()
 
 
+def _watch_target(record: ProjectRecord, url: str, pgbouncer_default: bool) -> WatchTarget:
+    """Behind PgBouncer (transaction mode) LISTEN is lost: watch over the project's
+    ``direct_address`` if it has one, else poll through PgBouncer."""
+    config = record.settings
+    direct = config.get("direct_address")
+    pgbouncer = config.get("pgbouncer")
+    if direct:
+        return WatchTarget(record.id, with_address(url, str(direct)), record.schemas)
+    behind_bouncer = pgbouncer_default if pgbouncer is None else bool(pgbouncer)
+    return WatchTarget(record.id, url, record.schemas, listen=not behind_bouncer)
+
+
 class SchemaWatch:
     def __init__(
         self,
@@ -66,7 +79,10 @@ class SchemaWatch:
         box: SecretBox,
         bus: EventBus,
         settings: SchemaWatchSettings,
+        *,
+        pgbouncer: bool = False,
     ) -> None:
+        self._pgbouncer = pgbouncer  # the instance default of ProjectConfig.pgbouncer
         self._directory = directory
         self._projects = projects
         self._changes = changes
@@ -113,7 +129,7 @@ class SchemaWatch:
                 url = self._box.decrypt(record.database_url_sealed)
             except SecretBoxError:
                 continue
-            wanted[record.id] = WatchTarget(record.id, url, record.schemas)
+            wanted[record.id] = _watch_target(record, url, self._pgbouncer)
         for project_id in list(self._watchers):
             if wanted.get(project_id) != self._watchers[project_id].target:
                 await self._watchers.pop(project_id).stop()

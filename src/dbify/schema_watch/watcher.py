@@ -49,6 +49,7 @@ class WatchTarget:
     project_id: str
     url: str
     schemas: tuple[str, ...]
+    listen: bool = True  # False through PgBouncer's transaction mode: poll only
 
 
 ChangeHandler = Callable[["ProjectWatcher", asyncpg.Connection, str], Awaitable[None]]
@@ -122,7 +123,8 @@ class ProjectWatcher:
 
     async def _watch(self, conn: asyncpg.Connection) -> None:
         schemas = self.target.schemas
-        self.mode = "listen" if await watcher_installed(conn) else "poll"
+        listen = self.target.listen and await watcher_installed(conn)
+        self.mode = "listen" if listen else "poll"
         if self.mode == "listen":
             await conn.add_listener(CHANNEL, self._notified)
         fingerprint = await read_fingerprint(conn, schemas)

@@ -81,7 +81,7 @@ class _ProjectKeyRing(KeyRing):
 class _Live:
     project: Project
     pool: LazyPool
-    pool_key: tuple[str, int, int]
+    pool_key: tuple[str, int, int, bool]
 
 
 class StoreProjectDirectory:
@@ -233,7 +233,10 @@ class StoreProjectDirectory:
         config = ProjectConfig(**record.settings)
         keys = _ProjectKeyRing(await self._keys.of_project(record.id), self._record_use)
         policies = await self._policies(record)
-        pool_key = (url, config.pool_size, config.statement_timeout_ms)
+        pgbouncer = (
+            self._settings.database.pgbouncer if config.pgbouncer is None else config.pgbouncer
+        )
+        pool_key = (url, config.pool_size, config.statement_timeout_ms, pgbouncer)
         async with self._lock:
             previous = self._live.get(record.id)
             reuse = previous is not None and previous.pool_key == pool_key
@@ -247,7 +250,7 @@ class StoreProjectDirectory:
                         size=config.pool_size,
                         connect_timeout_seconds=self._settings.database.connect_timeout_seconds,
                         statement_timeout_ms=config.statement_timeout_ms,
-                        pgbouncer=self._settings.database.pgbouncer,
+                        pgbouncer=pgbouncer,
                     ),
                 )
             project = Project(

@@ -10,6 +10,8 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from dbify.control.schema_watcher.schemas import SchemaWatcherStatus
+
 MemberRole = Literal["owner", "admin", "viewer"]
 _Item = TypeVar("_Item")
 
@@ -42,6 +44,17 @@ class ProjectConfig(BaseModel):
     jwt_audience: str | None = Field(None, description="Required `aud` of JWTs.")
     jwt_issuer: str | None = Field(None, description="Required `iss` of JWTs.")
     jwt_role_claim: str = Field("role", description="Path of the role claim in JWTs.")
+    pgbouncer: bool | None = Field(
+        None,
+        description="The URL points at PgBouncer in transaction mode: no server-side prepared "
+        "statements, transaction-local settings only (None: settings.database.pgbouncer).",
+    )
+    direct_address: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.\-\[\]:]+:[0-9]{1,5}$",
+        description="host:port of the database server itself (same user, password and "
+        "database as the URL) for LISTEN; behind PgBouncer without it the schema is polled.",
+    )
 
 
 class ProjectCreate(BaseModel):
@@ -73,6 +86,8 @@ class ProjectUpdate(BaseModel):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     jwt_role_claim: str | None = None
+    pgbouncer: bool | None = None
+    direct_address: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-\[\]:]+:[0-9]{1,5}$")
 
 
 class ProjectOut(BaseModel):
@@ -104,6 +119,7 @@ class ProjectStatus(BaseModel):
     last_error: str | None
     schema_loaded_at: datetime | None
     pool_open: bool
+    schema_watcher: SchemaWatcherStatus | None = None
 
 
 class MemberIn(BaseModel):
