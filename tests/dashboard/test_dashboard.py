@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class Session:
         return f"{self.server.base_url}/{fragment}"
 
     def shot(self, name: str) -> None:
-        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+        self.page.screenshot(path=str(self.shots / f"{name}.png"))
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +158,7 @@ def test_browse_table_with_filter_order_and_snippet(session: Session) -> None:
     page.get_by_label("Order by").select_option("id")
     page.get_by_label("Direction").select_option("desc")
     page.get_by_role("button", name="Apply").click()
-    page.wait_for_function("document.querySelector('#row-range').textContent.includes('of 3')")
+    playwright_api.expect(page.locator("#row-range")).to_contain_text("of 3")
     first_cell = rows.locator("tbody tr").first.locator("td").first
     assert first_cell.inner_text() == "3"
     snippet = page.get_by_label("curl snippet").inner_text()
@@ -175,10 +176,10 @@ def test_create_and_revoke_a_key(session: Session) -> None:
     page = session.page
     page.goto(session.url(f"#/p/{session.project['id']}/keys"))
     page.get_by_label("Name", exact=True).fill("ci robot")
-    page.get_by_label("Role", exact=True).select_option("anon")
+    page.locator('select[name="key-role"]').select_option("anon")
     page.get_by_role("button", name="Create key").click()
     page.get_by_text("Copy this key now").wait_for()
-    key = page.get_by_label("ci robot key").input_value()
+    key = page.get_by_role("textbox", name="ci robot key").input_value()
     rest_url = session.project["rest_url"]
     with httpx.Client(headers={"apikey": key}) as client:
         assert client.get(f"{rest_url}/books?limit=1").status_code == 200
@@ -221,9 +222,7 @@ def test_logs_show_api_calls_with_a_detail_drawer(session: Session) -> None:
     page.keyboard.press("Escape")
     assert drawer.is_hidden()
     page.get_by_label("Status").select_option("404")
-    page.wait_for_function(
-        "[...document.querySelectorAll('tbody tr')].every(r => r.textContent.includes('404'))"
-    )
+    playwright_api.expect(page.locator("tbody tr").filter(has_not_text="404")).to_have_count(0)
 
 
 def test_analytics_charts_render(session: Session) -> None:
@@ -245,15 +244,18 @@ def test_schema_change_appears_with_breaking_highlight(session: Session) -> None
         connection = await asyncpg.connect(session.database_url)
         try:
             await connection.execute("ALTER TABLE public.tags ADD COLUMN color text")
-            await connection.execute("ALTER TABLE public.editions DROP COLUMN format")
+            await connection.execute("ALTER TABLE public.editions DROP COLUMN released_on")
         finally:
             await connection.close()
 
-    anyio.run(alter)
+    # Playwright's sync API owns this thread's event loop: run asyncpg in another thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, alter).result()
     page = session.page
     deadline = time.monotonic() + 30
+    page.goto(session.url(f"#/p/{session.project['id']}/schema"))
     while True:
-        page.goto(session.url(f"#/p/{session.project['id']}/schema"))
+        page.reload()
         page.get_by_role("heading", name="Schema changes").wait_for()
         if page.locator(".timeline li").count():
             break
@@ -271,7 +273,7 @@ def test_account_token_and_sign_out(session: Session) -> None:
     page.get_by_role("link", name=EMAIL).click()
     page.get_by_label("Token name").fill("laptop")
     page.get_by_role("button", name="Create token").click()
-    token = page.get_by_label("personal access token").input_value()
+    token = page.get_by_role("textbox", name="personal access token").input_value()
     with httpx.Client(headers={"authorization": f"Bearer {token}"}) as client:
         assert client.get(f"{session.server.base_url}/api/v1/projects").status_code == 200
     page.get_by_label("Current password").fill("not my password")

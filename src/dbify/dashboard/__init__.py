@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from dbify import __version__
@@ -68,6 +69,17 @@ async def _asset(request: Request) -> Response:
     return Response(_read(name), media_type=content_type, headers=headers)
 
 
+async def _schema_changes(request: Request) -> Response:
+    # The address schema-change emails link to (schema_watch/notice.py).
+    project_id = quote(request.path_params["project_id"], safe="")
+    return RedirectResponse(f"/#/p/{project_id}/schema", 303)
+
+
 def dashboard_routes() -> list[Route]:
-    """``/`` (the page) and ``/dashboard-assets/{name}`` (its script, styles, charts)."""
-    return [Route("/", _page), Route(ASSETS_URL + "/{name}", _asset)]
+    """``/`` (the page), ``/dashboard-assets/{name}`` (its script, styles, charts) and
+    ``/projects/{id}/schema-changes`` (a redirect into the page, for emailed links)."""
+    return [
+        Route("/", _page),
+        Route(ASSETS_URL + "/{name}", _asset),
+        Route("/projects/{project_id}/schema-changes", _schema_changes),
+    ]

@@ -454,7 +454,7 @@
   }
   function relationDetail(project, relation, defaultSchema) {
     const foreign = new Map();
-    for (const r of relation.relationships) if (r.cardinality === 'many_to_one' || r.cardinality === 'one_to_one') for (const [source] of r.columns) foreign.set(source, r.target);
+    for (const r of relation.relationships) if (r.cardinality === 'many_to_one' || r.cardinality === 'one_to_one') for (const [source] of r.columns) if (!foreign.has(source)) foreign.set(source, r.target);
     const columnsTable = h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Columns' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Column'), h('th', {}, 'Type'), h('th', {}, 'Nullable'), h('th', {}, 'Default'), h('th', {}, 'Keys'))),
       h('tbody', {}, relation.columns.map((c) => h('tr', {}, h('td', { class: 'mono' }, c.name), h('td', { class: 'mono' }, c.data_type),
