@@ -30,6 +30,7 @@ from dbify.dataplane.project import StaticProjectDirectory
 from dbify.settings import Settings, describe_settings, load_settings
 from dbify.standalone import DatabaseConnectError, IssuedKeys, open_standalone_project
 from dbify.typegen.cli import gen
+from dbify.workers.cli import worker
 
 log = logging.getLogger("dbify")
 
@@ -234,5 +235,5 @@ def config_show() -> None:
     )
 
 
-for _command in (migrate, projects, keys, users, lint, gen):
+for _command in (migrate, projects, keys, users, lint, gen, worker):
     main.add_command(_command)

@@ -63,9 +63,7 @@ async def _start_request_logging(
     if not settings.analytics.enabled:
         return None
     logging = await start_request_logging(settings, run_worker=settings.analytics.worker_enabled)
-    app.recorder = logging.recorder
-    if logging.store is not None:
-        management.state.analytics_store = logging.store
+    logging.attach(app, management)
     return logging
 
 

@@ -654,7 +654,7 @@
     const axis = { stroke: cssVar('--muted'), grid: { stroke: cssVar('--border'), width: 1 }, ticks: { stroke: cssVar('--border') } };
     const chart = new window.uPlot({
       width, height: 220,
-      series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, fill: l.fill, points: { show: xs.length < 40 } }))],
+      series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, fill: l.fill, points: { show: xs.length < 25 }, spanGaps: true }))],
       axes: [axis, { ...axis, size: 56 }],
       scales: { x: { time: true } },
     }, data, target);
@@ -684,6 +684,16 @@
       return [head, statCards(stats.totals), h('div', { class: 'panel' }, emptyState('No requests in this range',
         'Make a call to the data API and it will show up here.', codeBlock(`curl -H "apikey: $DBIFY_KEY" "${project.rest_url}/"`, 'curl example')))];
     }
+    // One point per bucket over the whole range (the API returns only non-empty buckets).
+    const step = { minute: 60, hour: 3600, day: 86400 }[bucket];
+    const byTime = new Map(stats.series.map((p) => [Math.floor(Date.parse(p.time) / 1000 / step), p]));
+    const firstBucket = Math.floor(Date.parse(stats.from_) / 1000 / step);
+    const lastBucket = Math.floor((Date.parse(stats.to) / 1000 - 1) / step);
+    const series = [];
+    for (let b = firstBucket; b <= lastBucket; b++) {
+      series.push(byTime.get(b) || { time: new Date(b * step * 1000).toISOString(), requests: 0, errors: 0, avg_ms: null, p95_ms: null });
+    }
+    stats.series = series;
     const requestsChart = h('div', { class: 'chart', id: 'chart-requests' });
     const latencyChart = h('div', { class: 'chart', id: 'chart-latency' });
     const accent = cssVar('--accent'), bad = cssVar('--bad'), warn = cssVar('--warn');
@@ -694,7 +704,7 @@
       ]);
       timeChart(latencyChart, stats.series, [
         { label: 'Avg latency (ms)', value: (p) => p.avg_ms, color: warn },
-        ...(stats.series.length && 'p95_ms' in stats.series[0] ? [{ label: 'p95 latency (ms)', value: (p) => p.p95_ms, color: bad }] : []),
+        ...(byTime.size && 'p95_ms' in byTime.values().next().value ? [{ label: 'p95 latency (ms)', value: (p) => p.p95_ms, color: bad }] : []),
       ]);
     });
     return [head, statCards(stats.totals),
