@@ -92,3 +92,44 @@ async def test_queries_filter_by_project_and_time(store: AnalyticsStore) -> None
         f"WHERE project_id = {literal('p1')} AND timestamp_us >= {literal(BASE_US + 2_000_000)}"
     )
     assert await store.select(sql) == [(3, 400)]
+
+
+_ZONE_PROBE = """
+import asyncio, json, sys
+from pathlib import Path
+from dbify.analytics.event import RequestLog
+from dbify.backends.analytics.chdb_store import ChdbStore
+
+async def main():
+    store = ChdbStore(Path(sys.argv[1]))
+    fields = dict.fromkeys(RequestLog.__dataclass_fields__, "")
+    numbers = ("status", "duration_us", "db_us", "rows", "response_bytes")
+    fields.update(dict.fromkeys(numbers, 0), event_id="e", timestamp_us=int(sys.argv[2]))
+    await store.insert([RequestLog(**fields)])
+    rows = await store.select(
+        "SELECT toString(day), toUnixTimestamp(toStartOfDay(time)), "
+        "toUnixTimestamp(toStartOfHour(time)) FROM {db}.request_log"
+    )
+    print(json.dumps(list(rows[0])))
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Adak"])
+def test_days_and_buckets_are_utc_whatever_the_host_zone(tmp_path: Path, zone: str) -> None:
+    """chDB takes the process's TZ; the table pins UTC so days and buckets do not move."""
+    import json
+    import subprocess
+    import sys
+
+    midnight = BASE_US // 1_000_000
+    stamp = (midnight + 60) * 1_000_000  # 00:01 UTC: another calendar day at ±10 h
+    done = subprocess.run(
+        [sys.executable, "-c", _ZONE_PROBE, str(tmp_path / "chdb"), str(stamp)],
+        env={**os.environ, "TZ": zone}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    day = time.strftime("%Y-%m-%d", time.gmtime(midnight))
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [day, midnight, midnight]

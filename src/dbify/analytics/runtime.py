@@ -2,12 +2,16 @@
 
 ``dbify serve`` starts it with the worker in-process (all-in-one: in-process queue and
 chDB); ``dbify worker`` runs only the worker; scale-out ``serve`` replicas run only the
-recorder and publisher against Redis or RabbitMQ.
+recorder and publisher against Redis or RabbitMQ, and still answer the stats API by
+reading the ClickHouse server the workers write to. A replica without the worker and with
+chDB has no store to read (chDB's data directory belongs to the process that writes it),
+so its stats API answers 503 with a hint.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dbify.analytics.publisher import RequestLogPublisher
 from dbify.analytics.recorder import RequestRecorder
@@ -17,6 +21,11 @@ from dbify.backends.loader import build_analytics_store, build_queue
 from dbify.backends.queue.base import Queue
 from dbify.settings import Settings
 from dbify.workers.request_log import RequestLogWorker
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from dbify.app import DbifyApp
 
 __all__ = ["RequestLogging", "start_request_logging"]
 
@@ -28,6 +37,11 @@ class RequestLogging:
     publisher: RequestLogPublisher
     store: AnalyticsStore | None
     worker: RequestLogWorker | None
+
+    def attach(self, data_app: DbifyApp, management: FastAPI) -> None:
+        """Record the data API's requests and serve the stats API from ``store``."""
+        data_app.recorder = self.recorder
+        management.state.analytics_store = self.store
 
     async def stop(self) -> None:
         await self.publisher.stop()
@@ -52,8 +66,10 @@ async def start_request_logging(settings: Settings, *, run_worker: bool) -> Requ
     )
     store: AnalyticsStore | None = None
     worker: RequestLogWorker | None = None
-    if run_worker:
+    if run_worker or config.store == "clickhouse":
         store = build_analytics_store(settings)
+    if run_worker:
+        assert store is not None
         worker = RequestLogWorker(
             queue, store, batch_size=config.worker_batch_size, flush_seconds=config.flush_seconds
         )

@@ -5,10 +5,16 @@ for the first, decodes the events and writes them in one insert, then acks. If t
 process dies between the write and the ack, the messages are redelivered and written
 again; the store collapses duplicate event ids, so nothing is counted twice. A message
 that cannot be decoded is acked and counted in ``poison`` so it cannot block the queue.
+
+``stop`` is graceful: a round already under way (consume → write → ack) finishes before
+the loop is cancelled, within ``grace_seconds``; after that the unacked batch is simply
+redelivered to another worker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import orjson
@@ -43,8 +49,21 @@ class RequestLogWorker(Worker):
         self.flush_seconds = flush_seconds
         self.events_written = 0
         self.poison = 0
+        self._round = asyncio.Lock()
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        # asyncio.Lock is fair: this acquire comes before the loop's next round.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_seconds), self._round:
+                await super().stop()
+                return
+        await super().stop()
 
     async def run_once(self) -> int:
+        async with self._round:
+            return await self._run_round()
+
+    async def _run_round(self) -> int:
         deliveries = await self.queue.consume(self.batch_size, self.flush_seconds)
         if not deliveries:
             return 0

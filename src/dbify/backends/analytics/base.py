@@ -5,7 +5,9 @@ The store keeps ``RequestLog`` events in ``request_log``: partitioned by day, or
 ReplacingMergeTree keyed on that order so a redelivered batch collapses to one row per
 event id; readers that must not double-count select with ``FINAL``. The SQL is the
 subset Debian's ClickHouse 18.16 and current servers/chDB both understand (no
-DateTime64, TTL only where the server has it).
+DateTime64, TTL only where the server has it). Time columns are pinned to UTC so day
+partitions and minute/hour/day buckets never depend on the host's time zone (chDB uses
+the process's ``TZ``; a server uses its own configuration).
 
     AnalyticsStore (Protocol)
     ├── ChdbStore          chDB, the ClickHouse engine in-process (default)
@@ -58,8 +60,8 @@ def create_table_sql(table: str, retention_days: int | None) -> str:
     ttl = f"\nTTL day + INTERVAL {int(retention_days)} DAY" if retention_days else ""
     return (
         f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns},\n"
-        "  time DateTime MATERIALIZED toDateTime(intDiv(timestamp_us, 1000000)),\n"
-        "  day Date MATERIALIZED toDate(toDateTime(intDiv(timestamp_us, 1000000)))\n"
+        "  time DateTime('UTC') MATERIALIZED toDateTime(intDiv(timestamp_us, 1000000), 'UTC'),\n"
+        "  day Date MATERIALIZED toDate(toDateTime(intDiv(timestamp_us, 1000000), 'UTC'))\n"
         ") ENGINE = ReplacingMergeTree()\n"
         "PARTITION BY day\n"
         "ORDER BY (project_id, time, event_id)"

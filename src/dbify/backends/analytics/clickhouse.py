@@ -3,7 +3,9 @@
 Works with Debian's ClickHouse 18.16 (the only server installable here) and current
 servers: the table DDL adds TTL retention only when the server supports it (19.6+);
 older servers keep everything and rely on ``PARTITION BY day`` for manual dropping.
-The driver is synchronous, so calls run in a thread, one at a time per adapter.
+The driver is synchronous, so calls run in a thread, one at a time per adapter. The
+tables live in the URL's database (``clickhouse://host:9000/analytics``), ``dbify`` when
+the URL names none; it is created if missing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
@@ -24,9 +27,16 @@ _TTL_SINCE = (19, 6)
 
 
 class ClickHouseStore:
-    def __init__(self, url: str, *, database: str = "dbify", retention_days: int | None = None):
-        self._client = Client.from_url(url)
-        self._database = database
+    def __init__(
+        self, url: str, *, database: str | None = None, retention_days: int | None = None
+    ) -> None:
+        parts = urlsplit(url)
+        named = parts.path.strip("/")
+        # Connect without a default database: it may not exist until _prepare creates it.
+        self._client = Client.from_url(parts._replace(path="").geturl())
+        self._database = database or named or "dbify"
+        if not self._database.replace("_", "").isalnum():
+            raise ValueError(f"invalid ClickHouse database name {self._database!r}")
         self._retention_days = retention_days
         self._lock = asyncio.Lock()
         self._ready = False

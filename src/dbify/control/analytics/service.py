@@ -1,8 +1,10 @@
 """Rules of the stats and log endpoints: who may read, time ranges, cursors, units.
 
 Viewers of a project may read its stats and logs. Time ranges default to the last 24
-hours; ``to`` is exclusive. Durations are stored in µs and answered in ms. A log cursor
-is ``{timestamp_us}:{event_id}`` of the last item of the previous page.
+hours; ``to`` is exclusive; a time without a zone is read as UTC (never as the host's
+zone, so answers do not depend on where the server runs). Durations are stored in µs
+and answered in ms. A log cursor is ``{timestamp_us}:{event_id}`` of the last item of
+the previous page.
 """
 
 from __future__ import annotations
@@ -42,9 +44,15 @@ def _iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _seconds(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
 def _range(start: datetime | None, end: datetime | None) -> tuple[int, int]:
-    to = int(end.timestamp()) if end else int(time.time()) + 1
-    since = int(start.timestamp()) if start else to - _DAY
+    to = _seconds(end) if end else int(time.time()) + 1
+    since = _seconds(start) if start else to - _DAY
     if since >= to:
         raise control_error(ControlCodes.INVALID_REQUEST, "'from' must be before 'to'")
     return since, to
