@@ -29,6 +29,7 @@ from dbify.dataplane.project import ProjectDirectory
 from dbify.dataplane.respond import ApiResponse, respond_error
 from dbify.docs import asset, docs_page
 from dbify.errors import Codes, DbifyError
+from dbify.search import SearchEngine, handle_search_request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -36,6 +37,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _REST_PREFIX = "rest/v1"
+_SEARCH_PREFIX = "search/v1/"
 _CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (
@@ -74,6 +76,9 @@ class DbifyApp:
         self.limiter: RequestLimiter | None = None
         # Request logging (issue 6): set by `dbify serve`; None turns it off entirely.
         self.recorder: RequestRecorder | None = None
+        # Search (issue 9): set by `dbify serve`; None: /p/{id}/search/v1 answers 404.
+        self.search: SearchEngine | None = None
+        self.search_max_candidates = 1000
         # Row changes for webhooks (issue 10): set by `dbify serve`; None: not told.
         self.changes: ChangeSink | None = None
         self._starlette = Starlette(
@@ -100,6 +105,9 @@ class DbifyApp:
                 project_id, _, rest = path[3:].partition("/")
                 if rest == _REST_PREFIX or rest.startswith(_REST_PREFIX + "/"):
                     await self._data_api(project_id, scope, receive, send)
+                    return
+                if rest.startswith(_SEARCH_PREFIX) and self.search is not None:
+                    await self._search_api(project_id, rest[len(_SEARCH_PREFIX) - 1 :], scope, send)
                     return
         await self._starlette(scope, receive, send)
 
@@ -158,6 +166,23 @@ class DbifyApp:
             response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
             elapsed = perf_counter_ns() - started
             recorder.record(project, ids, wall_us, elapsed, scope, headers, data_path, response)
+        await _send(send, _with_cors(response))
+
+    async def _search_api(self, project_id: str, path: str, scope: Scope, send: Send) -> None:
+        """``GET /p/{id}/search/v1/{table}``: dbify.search.endpoint (same keys, same rows)."""
+        project = self.directory.get(project_id)
+        if scope["method"] not in ("GET", "HEAD") or project is None or self.search is None:
+            error = DbifyError(Codes.PROJECT_NOT_FOUND, f"Project '{project_id}' not found")
+            if project is not None:
+                error = DbifyError(Codes.METHOD_NOT_ALLOWED, "Search answers GET only")
+            await _send(send, _with_cors(respond_error(error)))
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request = RawRequest("GET", path, scope["query_string"].decode("latin-1"), headers,
+                             None, self.rest_url(project_id))  # fmt: skip
+        response = await handle_search_request(
+            project, self.search, request, max_candidates=self.search_max_candidates
+        )
         await _send(send, _with_cors(response))
 
     async def _landing(self, request: Request) -> Response:

@@ -77,6 +77,10 @@ class Codes(Enum):
     JWT_CLAIMS_INVALID = ErrorKind("PGRST303", 401)
     PROJECT_NOT_FOUND = ErrorKind("DBIFY404", 404)
     RATE_LIMITED = ErrorKind("DBIFY429", 429)
+    # search (issue 9)
+    SEARCH_INDEX_NOT_FOUND = ErrorKind("DBIFY661", 404)
+    SEARCH_MODE_UNAVAILABLE = ErrorKind("DBIFY662", 400)
+    SEARCH_BACKEND_FAILED = ErrorKind("DBIFY663", 503)
     INTERNAL = ErrorKind("DBIFY500", 500)
 
 

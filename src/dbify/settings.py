@@ -254,6 +254,36 @@ class SchedulerSettings(BaseModel):
     output_max_chars: int = Field(2000, ge=100, description="Output kept per run.")
 
 
+class SearchSettings(BaseModel):
+    """Full-text and semantic search over projects' tables (``dbify.search``)."""
+
+    enabled: bool = Field(True, description="Serve /p/{id}/search/v1 and keep indexes in sync.")
+    backend: Literal["tantivy", "elasticsearch"] = Field(
+        "tantivy", description="Full-text engine: embedded tantivy (data_dir/search) or a server."
+    )
+    elasticsearch_url: str | None = Field(
+        None, description="http(s)://… of Elasticsearch/OpenSearch for the elasticsearch backend."
+    )
+    elasticsearch_api_key: SecretStr | None = Field(None, description="Its API key, if any.")
+    embedder: Literal["none", "minilm", "openai"] = Field(
+        "none",
+        description="Embeddings for semantic search: none, the bundled all-MiniLM-L6-v2 "
+        "(dbify[semantic]) or an OpenAI-compatible endpoint.",
+    )
+    embedding_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible API (…/v1) for the openai embedder."
+    )
+    embedding_model: str = Field("text-embedding-3-small", description="Model name sent.")
+    embedding_api_key: SecretStr | None = Field(None, description="Bearer key of that API.")
+    sync_interval_seconds: float = Field(
+        30.0, gt=0, description="How often every index catches up with its table."
+    )
+    batch_size: int = Field(1000, ge=1, description="Rows per backfill batch.")
+    max_candidates: int = Field(
+        1000, ge=10, description="Matches re-checked against the database per search."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable. See ``dbify config show`` for the effective values."""
 
@@ -273,6 +303,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     master_key: SecretStr | None = Field(

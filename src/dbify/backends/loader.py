@@ -7,11 +7,14 @@ aio-pika or clickhouse-driver.
 from __future__ import annotations
 
 from dbify.backends.analytics.base import AnalyticsStore
+from dbify.backends.embeddings import Embedder
 from dbify.backends.queue.base import Queue
 from dbify.backends.queue.memory import MemoryQueue
+from dbify.backends.search import SearchBackend
+from dbify.backends.vectors import VectorStore
 from dbify.settings import Settings
 
-__all__ = ["build_analytics_store", "build_queue"]
+__all__ = ["build_analytics_store", "build_queue", "build_search_backends"]
 
 
 def build_queue(settings: Settings) -> Queue:
@@ -40,3 +43,45 @@ def build_analytics_store(settings: Settings) -> AnalyticsStore:
     from dbify.backends.analytics.chdb_store import ChdbStore
 
     return ChdbStore(settings.data_dir / "analytics", retention_days=config.retention_days)
+
+
+def build_search_backends(
+    settings: Settings,
+) -> tuple[SearchBackend, VectorStore | None, Embedder | None]:
+    """The full-text backend, and the vector store and embedder when one is configured."""
+    config = settings.search
+    text: SearchBackend
+    if config.backend == "elasticsearch":
+        if not config.elasticsearch_url:
+            raise ValueError("DBIFY_SEARCH__ELASTICSEARCH_URL is required for elasticsearch")
+        from dbify.backends.search.elasticsearch import ElasticsearchBackend
+
+        key = config.elasticsearch_api_key
+        text = ElasticsearchBackend(
+            config.elasticsearch_url, api_key=key.get_secret_value() if key else None
+        )
+    else:
+        from dbify.backends.search.tantivy_index import TantivyBackend
+
+        text = TantivyBackend(settings.data_dir / "search" / "text")
+    if config.embedder == "none":
+        return text, None, None
+    embedder: Embedder
+    if config.embedder == "openai":
+        if not config.embedding_url:
+            raise ValueError("DBIFY_SEARCH__EMBEDDING_URL is required for the openai embedder")
+        from dbify.backends.embeddings.openai import OpenAiEmbedder
+
+        api_key = config.embedding_api_key
+        embedder = OpenAiEmbedder(
+            config.embedding_url,
+            config.embedding_model,
+            api_key=api_key.get_secret_value() if api_key else None,
+        )
+    else:
+        from dbify.backends.embeddings.minilm import MiniLmEmbedder
+
+        embedder = MiniLmEmbedder()
+    from dbify.backends.vectors.lance import LanceVectorStore
+
+    return text, LanceVectorStore(settings.data_dir / "search" / "vectors"), embedder

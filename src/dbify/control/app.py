@@ -19,6 +19,7 @@ from dbify.control.lint.routes import router as lint_router
 from dbify.control.plane import ControlPlane
 from dbify.control.projects.routes import router as projects_router
 from dbify.control.schema_changes.routes import router as schema_changes_router
+from dbify.control.search.routes import router as search_router
 from dbify.control.users.routes import router as users_router
 from dbify.control.webhooks.routes import router as webhooks_router
 
@@ -46,6 +47,7 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         webhooks_router,
         explorer_router,
         lint_router,
+        search_router,
     ):
         app.include_router(router, prefix="/v1")
     return app

@@ -298,3 +298,31 @@ saved_queries = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("project_id", "name", name="uq_saved_queries_project_name"),
 )
+
+
+search_indexes = sa.Table(
+    "search_indexes",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "project_id",
+        sa.String(32),
+        sa.ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("schema_name", sa.String(63), nullable=False),
+    sa.Column("table_name", sa.String(63), nullable=False),
+    sa.Column("key_column", sa.String(63), nullable=False),
+    sa.Column("key_type", sa.String(128), nullable=False),
+    sa.Column("text_columns", sa.JSON, nullable=False),
+    sa.Column("return_columns", sa.JSON, nullable=False),
+    sa.Column("semantic", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("rows_indexed", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("watermark", sa.BigInteger, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("indexed_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("project_id", "schema_name", "table_name"),
+)

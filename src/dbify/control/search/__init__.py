@@ -1,0 +1,1 @@
+"""Search indexes of a project's tables in the metadata store, and their management API."""

@@ -1,0 +1,206 @@
+"""The search runtime: index configs, building and refreshing indexes, ranked candidates.
+
+One ``SearchEngine`` per process holds the configured indexes (the control plane
+tells it about changes), the full-text backend, and for semantic search an embedder
+and a vector store. It keeps indexes in sync three ways:
+
+- ``rebuild``: a full backfill in key-ordered batches into a new index version,
+  swapped in atomically (searches keep using the old version meanwhile);
+- ``refresh``: catch-up of rows changed since the last pass (``xmin`` watermark) and
+  removal of deleted rows (key-set comparison); the first refresh is a rebuild;
+- a background loop (``start_sync``) that refreshes every index periodically, which
+  covers writes made through Dbify and directly in the database alike.
+
+Ranking only: rows are read back by the search endpoint with the caller's role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+import asyncpg
+
+from dbify.backends.embeddings import Embedder
+from dbify.backends.search import Document, SearchBackend, TextHit
+from dbify.backends.vectors import VectorHit, VectorStore
+from dbify.dataplane.project import ProjectDirectory
+from dbify.search.config import IndexConfig, IndexStatus
+from dbify.search.source import all_keys, changed_rows, row_batches, watermark
+
+__all__ = ["SearchEngine", "SemanticSearchUnavailable", "StatusSink"]
+
+_log = logging.getLogger("dbify.search")
+StatusSink = Callable[[IndexStatus], Awaitable[None]]
+
+
+class SemanticSearchUnavailable(Exception):
+    """No embedder is configured (settings.search.embedder = none)."""
+
+
+def _text(document: Document) -> str:
+    return ". ".join(v for v in document.values.values() if v)
+
+
+class SearchEngine:
+    def __init__(
+        self,
+        text: SearchBackend,
+        *,
+        vectors: VectorStore | None = None,
+        embedder: Embedder | None = None,
+        batch_size: int = 1000,
+        on_status: StatusSink | None = None,
+    ) -> None:
+        self.text = text
+        self.vectors = vectors
+        self.embedder = embedder
+        self._batch_size = batch_size
+        self._on_status = on_status
+        self._configs: dict[tuple[str, str, str], IndexConfig] = {}
+        self._watermarks: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._sync: asyncio.Task[None] | None = None
+
+    # -- configuration -----------------------------------------------------------
+
+    def configure(self, config: IndexConfig, watermark: int | None = None) -> None:
+        self._configs[(config.project_id, config.schema, config.table)] = config
+        if watermark is not None:
+            self._watermarks[config.id] = watermark
+
+    async def forget(self, config: IndexConfig) -> None:
+        self._configs.pop((config.project_id, config.schema, config.table), None)
+        self._watermarks.pop(config.id, None)
+        await self.text.drop(config.spec)
+        if self.vectors is not None:
+            await self.vectors.drop(config.name)
+
+    def find(self, project_id: str, schema: str, table: str) -> IndexConfig | None:
+        return self._configs.get((project_id, schema, table))
+
+    def configs(self) -> list[IndexConfig]:
+        return list(self._configs.values())
+
+    @property
+    def semantic_available(self) -> bool:
+        return self.embedder is not None and self.vectors is not None
+
+    # -- building ----------------------------------------------------------------
+
+    def _lock(self, config: IndexConfig) -> asyncio.Lock:
+        return self._locks.setdefault(config.id, asyncio.Lock())
+
+    async def _report(self, status: IndexStatus) -> None:
+        if self._on_status is not None:
+            try:
+                await self._on_status(status)
+            except Exception:  # status is informative; a store hiccup must not fail a build
+                _log.exception("could not record the status of search index %s", status.index_id)
+
+    async def rebuild(self, pool: asyncpg.Pool, config: IndexConfig) -> IndexStatus:
+        """Backfill the whole table into a fresh index version (text, then vectors)."""
+        async with self._lock(config):
+            await self._report(IndexStatus(config.id, "building", 0))
+            try:
+                mark = await watermark(pool)
+                batches = row_batches(pool, config, self._batch_size)
+                count = await self.text.rebuild(config.spec, batches)
+                if config.semantic:
+                    await self._rebuild_vectors(pool, config)
+            except Exception as error:
+                status = IndexStatus(config.id, "failed", 0, error=_describe(error))
+                await self._report(status)
+                return status
+            self._watermarks[config.id] = mark
+            status = IndexStatus(config.id, "ready", count, watermark=mark)
+            await self._report(status)
+            return status
+
+    async def _rebuild_vectors(self, pool: asyncpg.Pool, config: IndexConfig) -> None:
+        vectors, embedder = self._semantic()
+
+        async def embedded() -> AsyncIterator[list[tuple[str, list[float]]]]:
+            async for batch in row_batches(pool, config, self._batch_size):
+                yield await self._embed(embedder, batch)
+
+        await vectors.rebuild(config.name, embedded())
+
+    def _semantic(self) -> tuple[VectorStore, Embedder]:
+        if self.vectors is None or self.embedder is None:
+            raise SemanticSearchUnavailable(
+                "semantic search needs an embedder: set DBIFY_SEARCH__EMBEDDER"
+            )
+        return self.vectors, self.embedder
+
+    @staticmethod
+    async def _embed(
+        embedder: Embedder, documents: Sequence[Document]
+    ) -> list[tuple[str, list[float]]]:
+        vectors = await embedder.embed([_text(d) for d in documents])
+        return [(d.id, v) for d, v in zip(documents, vectors, strict=True)]
+
+    async def refresh(self, pool: asyncpg.Pool, config: IndexConfig) -> IndexStatus:
+        """Catch up with changed and deleted rows; the first time, a full rebuild."""
+        since = self._watermarks.get(config.id)
+        if since is None:
+            return await self.rebuild(pool, config)
+        async with self._lock(config):
+            try:
+                mark = await watermark(pool)
+                changed = await changed_rows(pool, config, since)
+                keys = await all_keys(pool, config)
+                gone = sorted((await self.text.ids(config.spec)) - keys)
+                await self.text.upsert(config.spec, changed)
+                await self.text.delete(config.spec, gone)
+                if config.semantic:
+                    vectors, embedder = self._semantic()
+                    await vectors.upsert(config.name, await self._embed(embedder, changed))
+                    await vectors.delete(config.name, gone)
+            except Exception as error:
+                status = IndexStatus(config.id, "failed", 0, error=_describe(error))
+                await self._report(status)
+                return status
+            self._watermarks[config.id] = mark
+            status = IndexStatus(config.id, "ready", len(keys), watermark=mark)
+            await self._report(status)
+            return status
+
+    # -- periodic sync -------------------------------------------------------------
+
+    def start_sync(self, directory: ProjectDirectory, interval_seconds: float) -> None:
+        self._sync = asyncio.create_task(self._run_sync(directory, interval_seconds))
+
+    async def _run_sync(self, directory: ProjectDirectory, interval_seconds: float) -> None:
+        while True:
+            await asyncio.sleep(interval_seconds)
+            for config in self.configs():
+                project = directory.get(config.project_id)
+                if project is not None:
+                    await self.refresh(project.pool, config)
+
+    async def close(self) -> None:
+        if self._sync is not None:
+            self._sync.cancel()
+            await asyncio.gather(self._sync, return_exceptions=True)
+            self._sync = None
+        await self.text.close()
+        if self.vectors is not None:
+            await self.vectors.close()
+
+    # -- candidates ------------------------------------------------------------------
+
+    async def text_hits(self, config: IndexConfig, query: str, limit: int) -> list[TextHit]:
+        return await self.text.search(config.spec, query, limit=limit)
+
+    async def semantic_hits(self, config: IndexConfig, query: str, limit: int) -> list[VectorHit]:
+        vectors, embedder = self._semantic()
+        [vector] = await embedder.embed([query])
+        return await vectors.search(config.name, vector, limit=limit)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, asyncpg.PostgresError):
+        return f"database: {error}"
+    return f"{type(error).__name__}: {error}"[:500]
