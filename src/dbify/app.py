@@ -27,6 +27,7 @@ from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.pipeline import RawRequest, handle_data_request
 from dbify.dataplane.project import ProjectDirectory
 from dbify.dataplane.respond import ApiResponse, respond_error
+from dbify.dataplane.stale import signals_stale_schema
 from dbify.docs import asset, docs_page
 from dbify.errors import Codes, DbifyError
 from dbify.search import SearchEngine, handle_search_request
@@ -81,6 +82,9 @@ class DbifyApp:
         self.search_max_candidates = 1000
         # Row changes for webhooks (issue 10): set by `dbify serve`; None: not told.
         self.changes: ChangeSink | None = None
+        # Schema watch (issue 7): told the project id when a data API error suggests a
+        # stale snapshot (dataplane/stale.py); must return at once. None: not told.
+        self.on_stale_schema: Callable[[str], None] | None = None
         self._starlette = Starlette(
             routes=[
                 # The dashboard needs the management API; without it, a landing page.
@@ -166,6 +170,9 @@ class DbifyApp:
             response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
             elapsed = perf_counter_ns() - started
             recorder.record(project, ids, wall_us, elapsed, scope, headers, data_path, response)
+        stale = self.on_stale_schema
+        if stale is not None and response.status >= 400 and signals_stale_schema(response):
+            stale(project_id)
         await _send(send, _with_cors(response))
 
     async def _search_api(self, project_id: str, path: str, scope: Scope, send: Send) -> None:

@@ -284,6 +284,17 @@ class SearchSettings(BaseModel):
     )
 
 
+class EventsSettings(BaseModel):
+    """The internal event bus: in-process (all-in-one) or Redis pub/sub (scale-out, so
+    key revocations, project changes and schema refreshes reach every instance)."""
+
+    backend: Literal["memory", "redis"] = Field(
+        "memory", description="memory (one process) or redis (every instance hears cache.*)."
+    )
+    redis_url: str | None = Field(None, description="redis://… for the redis event bus.")
+    channel: str = Field("dbify:events", description="Redis pub/sub channel of the bus.")
+
+
 class Settings(BaseSettings):
     """Everything configurable. See ``dbify config show`` for the effective values."""
 
@@ -305,6 +316,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     master_key: SecretStr | None = Field(
         None,

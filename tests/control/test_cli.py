@@ -87,3 +87,30 @@ def test_create_admin(cli_env: dict[str, str]) -> None:
         cli_env, "users", "create-admin", "--email", "root@example.com", "--password", "s3cret-pw"
     )
     assert "root@example.com" in output
+
+
+def test_create_with_owner(cli_env: dict[str, str], fixture_database_url: str) -> None:
+    """``--owner EMAIL`` makes an existing user the project's owner (they get its emails)."""
+    import asyncio
+
+    from dbify.control.projects.store import ProjectStore
+    from dbify.metadata import open_metadata_store
+
+    _invoke(cli_env, "migrate")
+    _invoke(cli_env, "users", "create-admin", "--email", "boss@example.com",
+            "--password", "correct horse")  # fmt: skip
+    args = ["projects", "create", "--name", "shop", "--database-url", fixture_database_url]
+    missing = CliRunner().invoke(main, [*args, "--owner", "nobody@example.com"], env=cli_env)
+    assert missing.exit_code == 1
+    assert "No user with the email" in missing.output
+    created = json.loads(_invoke(cli_env, *args, "--owner", "Boss@example.com", "--json"))
+
+    async def members() -> list[tuple[str, str]]:
+        store = open_metadata_store(cli_env["DBIFY_METADATA__URL"])
+        try:
+            found = await ProjectStore(store.engine).members(created["id"])
+        finally:
+            await store.close()
+        return [(m.email, m.role) for m in found]
+
+    assert asyncio.run(members()) == [("boss@example.com", "owner")]

@@ -16,9 +16,11 @@ from dbify.control.api_keys.routes import router as keys_router
 from dbify.control.errors import install_error_handlers
 from dbify.control.explorer.routes import router as explorer_router
 from dbify.control.lint.routes import router as lint_router
+from dbify.control.notifications.routes import router as notifications_router
 from dbify.control.plane import ControlPlane
 from dbify.control.projects.routes import router as projects_router
 from dbify.control.schema_changes.routes import router as schema_changes_router
+from dbify.control.schema_watcher.routes import router as schema_watcher_router
 from dbify.control.search.routes import router as search_router
 from dbify.control.users.routes import router as users_router
 from dbify.control.webhooks.routes import router as webhooks_router
@@ -44,6 +46,8 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         access_roles_router,
         analytics_router,
         schema_changes_router,
+        schema_watcher_router,
+        notifications_router,
         webhooks_router,
         explorer_router,
         lint_router,

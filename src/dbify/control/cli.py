@@ -19,10 +19,11 @@ import click
 import orjson
 from pydantic import BaseModel, SecretStr
 
-from dbify.control.access import SYSTEM
+from dbify.control.access import SYSTEM, Caller
 from dbify.control.api_keys.schemas import KeyCreate
 from dbify.control.plane import ControlPlane, open_control_plane
-from dbify.control.projects.schemas import ProjectCreate
+from dbify.control.projects.schemas import ProjectCreate, ProjectCreated
+from dbify.control.users.store import UserStore
 from dbify.errors import DbifyError
 from dbify.metadata import metadata_url, open_metadata_store, run_migrations
 from dbify.secrets_box import SecretBoxError
@@ -98,6 +99,19 @@ def projects() -> None:
     """Manage projects (one PostgreSQL database each)."""
 
 
+async def _create_project(
+    plane: ControlPlane, request: ProjectCreate, owner_email: str | None
+) -> ProjectCreated:
+    """Create as ``SYSTEM``; with ``owner_email``, the user is checked first and made owner."""
+    if owner_email is None:
+        return await plane.projects.create(SYSTEM, request)
+    owner = await UserStore(plane.store.engine).by_email(owner_email.strip().lower())
+    if owner is None:
+        raise click.ClickException(f"No user with the email {owner_email}")
+    caller = Caller(user_id=owner.id, is_admin=False, email=owner.email)
+    return await plane.projects.create(caller, request)
+
+
 @projects.command("create")
 @click.option("--name", required=True)
 @click.option("--database-url", required=True, help="postgresql://user:password@host/db")
@@ -105,12 +119,24 @@ def projects() -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print {id, rest_url, anon_key, service_key}."
 )
-def projects_create(name: str, database_url: str, schemas: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--owner",
+    "owner_email",
+    default=None,
+    help="Email of an existing user who becomes the project's owner (gets its emails).",
+)
+def projects_create(
+    name: str,
+    database_url: str,
+    schemas: tuple[str, ...],
+    as_json: bool,
+    owner_email: str | None,
+) -> None:
     """Check the database, create the project and print its keys (shown once)."""
     request = ProjectCreate(
         name=name, database_url=SecretStr(database_url), schemas=list(schemas or ("public",))
     )
-    created = _with_plane(lambda plane: plane.projects.create(SYSTEM, request))
+    created = _with_plane(lambda plane: _create_project(plane, request, owner_email))
     if as_json:
         sys.stdout.write(
             orjson.dumps(

@@ -17,6 +17,7 @@ from dbify.control.projects.directory import StoreProjectDirectory
 from dbify.control.projects.schemas import ProjectConfig
 from dbify.control.projects.service import NoListener, ProjectListener, ProjectService
 from dbify.control.projects.store import ProjectStore
+from dbify.control.schema_watcher.schemas import SchemaWatchHandle
 from dbify.control.users.rate_limit import LoginRateLimiter
 from dbify.control.users.service import UserService
 from dbify.control.users.store import UserStore
@@ -36,6 +37,8 @@ class ControlPlane:
     projects: ProjectService
     keys: KeyService
     directory: StoreProjectDirectory | None
+    # The running schema watch, registered by ``schema_watch.start_schema_watch``.
+    schema_watch: SchemaWatchHandle | None = None
 
     async def close(self) -> None:
         if self.directory is not None:

@@ -108,6 +108,8 @@ async def serve_platform(
         )
         request_logging = await _start_request_logging(settings, app, management)
         schema_watch = await _start_schema_watch(settings, plane)
+        if schema_watch is not None:  # a request failing on an unknown name: look now
+            app.on_stale_schema = schema_watch.recheck
 
         def on_listening(bound: int) -> None:
             if not settings.server.public_url:

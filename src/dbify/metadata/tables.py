@@ -326,3 +326,14 @@ search_indexes = sa.Table(
     sa.Column("indexed_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("project_id", "schema_name", "table_name"),
 )
+
+# Per-user email preferences (control/notifications); no row: the defaults.
+notification_preferences = sa.Table(
+    "notification_preferences",
+    metadata,
+    sa.Column(
+        "user_id", sa.String(32), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("schema_changes", sa.String(16), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -4,8 +4,9 @@
 an event-trigger function ``public.dbify_notify_schema_change()`` and two event triggers
 (``dbify_schema_change_ddl`` on ``ddl_command_end``, ``dbify_schema_change_drop`` on
 ``sql_drop``) that ``NOTIFY`` the ``dbify_schema_change`` channel; ``uninstall_watcher``
-drops them. Creating event triggers needs a superuser (or, on managed services, their
-equivalent); PostgreSQL's own error is passed on.
+drops them and tells running listeners (``UNINSTALLED`` on the channel) to poll instead.
+Creating event triggers needs a superuser (or, on managed services, their equivalent);
+PostgreSQL's own error is passed on.
 
 ``read_fingerprint`` is the cheap check the poller runs: a digest of the ``(oid, xmin)``
 of every catalog row that describes the exposed schemas. Any DDL that touches them
@@ -24,6 +25,7 @@ import orjson
 
 __all__ = [
     "CHANNEL",
+    "UNINSTALLED",
     "install_watcher",
     "read_catalog",
     "read_fingerprint",
@@ -32,6 +34,8 @@ __all__ = [
 ]
 
 CHANNEL = "dbify_schema_change"
+# Sent by ``uninstall_watcher`` (delivered at commit): listeners switch to polling at once.
+UNINSTALLED = "dbify:uninstalled"
 _FUNCTION = "public.dbify_notify_schema_change"
 _TRIGGERS = ("dbify_schema_change_ddl", "dbify_schema_change_drop")
 _INTROSPECT_SQL = resources.files("dbify.schema").joinpath("introspect.sql").read_text()
@@ -52,6 +56,7 @@ CREATE EVENT TRIGGER {_TRIGGERS[1]} ON sql_drop EXECUTE FUNCTION {_FUNCTION}();
 """
 
 _UNINSTALL_SQL = f"""
+SELECT pg_notify('{CHANNEL}', '{UNINSTALLED}');
 DROP EVENT TRIGGER IF EXISTS {_TRIGGERS[0]};
 DROP EVENT TRIGGER IF EXISTS {_TRIGGERS[1]};
 DROP FUNCTION IF EXISTS {_FUNCTION}();

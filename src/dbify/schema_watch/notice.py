@@ -1,24 +1,28 @@
-"""Email about a schema change: one message per change (burst) to the project's owners.
+"""Email about a schema change: one message per change (burst) to the project's recipients.
 
-``SchemaChangeMailer`` subscribes to ``schema.changed`` events; for each it writes a
-plain-text and an HTML body listing the changes, breaking ones first (the order
-``diff_snapshots`` gives), with a link to the project's change log in the dashboard,
-and sends it through the configured ``MailBackend`` (which retries). A failed send is
-logged, never raised into the bus.
+``SchemaChangeMailer`` subscribes to ``schema.changed`` events; for each it asks who
+should hear about it (owners unless opted out, plus subscribed members: see
+``control/notifications``), writes a plain-text and an HTML body listing the changes,
+breaking ones first (the order ``diff_snapshots`` gives), with a link to the project's
+change log in the dashboard, and hands it to the ``MailBackend`` (in ``dbify serve``
+the retrying ``workers.mail.MailWorker``). A failed hand-over is logged, never raised
+into the bus.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from dbify.backends.events import Event
 from dbify.backends.mail import MailBackend, MailError, OutgoingMail
-from dbify.control.projects.store import ProjectStore
 
-__all__ = ["SchemaChangeMailer", "compose_notice"]
+__all__ = ["Recipients", "SchemaChangeMailer", "compose_notice"]
+
+# The emails to tell about a change of the given project.
+Recipients = Callable[[str], Awaitable[list[str]]]
 
 _log = logging.getLogger("dbify.schema_watch")
 
@@ -56,19 +60,19 @@ def compose_notice(payload: Mapping[str, Any], to: Sequence[str], link: str) -> 
 
 
 class SchemaChangeMailer:
-    def __init__(self, mail: MailBackend, projects: ProjectStore, dashboard_url: str) -> None:
+    def __init__(self, mail: MailBackend, recipients: Recipients, dashboard_url: str) -> None:
         self._mail = mail
-        self._projects = projects
+        self._recipients = recipients
         self._dashboard_url = dashboard_url.rstrip("/")
 
     async def handle(self, event: Event) -> None:
         payload = event.payload
         project_id = payload["project_id"]
-        owners = [m.email for m in await self._projects.members(project_id) if m.role == "owner"]
-        if not owners:
+        to = await self._recipients(project_id)
+        if not to:
             return
         link = f"{self._dashboard_url}/projects/{project_id}/schema-changes"
         try:
-            await self._mail.send(compose_notice(payload, owners, link))
+            await self._mail.send(compose_notice(payload, to, link))
         except MailError as error:
             _log.error("schema change mail for %s not sent: %s", project_id, error)

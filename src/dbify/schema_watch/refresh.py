@@ -44,6 +44,7 @@ from dbify.schema_watch.catalog import read_catalog
 from dbify.schema_watch.watcher import ProjectWatcher, WatchTarget
 from dbify.secrets_box import SecretBox, SecretBoxError
 from dbify.settings import SchemaWatchSettings
+from dbify.workers.base import Worker
 
 __all__ = ["SCHEMA_CHANGED", "SchemaWatch", "openapi_digest"]
 
@@ -81,6 +82,7 @@ class SchemaWatch:
         settings: SchemaWatchSettings,
         *,
         pgbouncer: bool = False,
+        mail_worker: Worker | None = None,
     ) -> None:
         self._pgbouncer = pgbouncer  # the instance default of ProjectConfig.pgbouncer
         self._directory = directory
@@ -92,8 +94,11 @@ class SchemaWatch:
         self._watchers: dict[str, ProjectWatcher] = {}
         self._task: asyncio.Task[None] | None = None
         self._refresh_lock = asyncio.Lock()
+        self._mail_worker = mail_worker  # started and stopped with the watch
 
     async def start(self) -> None:
+        if self._mail_worker is not None:
+            await self._mail_worker.start()
         await self.sync()
         self._task = asyncio.create_task(self._keep_in_sync(), name="schema-watch-sync")
 
@@ -106,6 +111,8 @@ class SchemaWatch:
         for watcher in self._watchers.values():
             await watcher.stop()
         self._watchers.clear()
+        if self._mail_worker is not None:
+            await self._mail_worker.stop()
 
     def watcher(self, project_id: str) -> ProjectWatcher | None:
         return self._watchers.get(project_id)
@@ -115,6 +122,16 @@ class SchemaWatch:
         watcher = self._watchers.get(project_id)
         if watcher is not None:
             watcher.recheck()
+
+    def check_mode(self, project_id: str) -> None:
+        """Ask the project's watcher to re-read listen/poll now (after install/uninstall)."""
+        watcher = self._watchers.get(project_id)
+        if watcher is not None:
+            watcher.check_mode()
+
+    def project_health(self, project_id: str) -> dict[str, object] | None:
+        watcher = self._watchers.get(project_id)
+        return None if watcher is None else watcher.health()
 
     def health(self) -> list[dict[str, object]]:
         return [w.health() for w in self._watchers.values()]

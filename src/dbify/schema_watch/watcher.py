@@ -10,11 +10,19 @@ survive PgBouncer's transaction mode) and runs in one of two modes, chosen at ev
   ``poll_interval_seconds``.
 
 Listen mode compares the fingerprint on the same interval too, as a safety net for
-notifications lost while disconnected. A burst of DDL (a migration of 50 statements)
-becomes one call of ``on_change``: notifications are coalesced until
-``debounce_seconds`` pass without one (at most ``max_debounce_seconds``), and a changed
-fingerprint is re-read until it holds still. After each (re)connect ``on_change`` runs
-once, since anything may have changed while no one was watching.
+notifications lost while disconnected. The mode is re-read on that interval as well, and
+at once when ``uninstall_watcher`` announces itself on the channel or ``check_mode`` is
+called (after an install through the API): the connection then ``UNLISTEN``s (poll) or
+``LISTEN``s (listen) without reconnecting. ``recheck`` (a data API request failed on a
+name the snapshot lacks) compares the fingerprint at once (not debounced: requests keep
+coming) and refreshes only if it moved; rechecks are paced to one per
+``debounce_seconds``, so a client repeating a bad request costs one cheap query per window.
+
+A burst of DDL (a migration of 50 statements) becomes one call of ``on_change``:
+notifications are coalesced until ``debounce_seconds`` pass without one (at most
+``max_debounce_seconds``), and a changed fingerprint is re-read until it holds still.
+After each (re)connect ``on_change`` runs once, since anything may have changed while no
+one was watching.
 
 What a change does (introspect, diff, swap the snapshot...) is ``refresh.py``'s job.
 """
@@ -31,7 +39,12 @@ from typing import Literal
 
 import asyncpg
 
-from dbify.schema_watch.catalog import CHANNEL, read_fingerprint, watcher_installed
+from dbify.schema_watch.catalog import (
+    CHANNEL,
+    UNINSTALLED,
+    read_fingerprint,
+    watcher_installed,
+)
 from dbify.settings import SchemaWatchSettings
 
 __all__ = ["ProjectWatcher", "WatchMode", "WatchTarget"]
@@ -67,6 +80,9 @@ class ProjectWatcher:
         self._settings = settings
         self._on_change = on_change
         self._wake = asyncio.Event()
+        # Why the watcher was woken: "notified" (DDL), "recheck" (a request), "mode".
+        self._reasons: set[str] = set()
+        self._last_look = 0.0  # when a recheck last read the fingerprint (monotonic)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -81,6 +97,12 @@ class ProjectWatcher:
 
     def recheck(self) -> None:
         """Look now (e.g. a request failed on a column the snapshot does not know)."""
+        self._reasons.add("recheck")
+        self._wake.set()
+
+    def check_mode(self) -> None:
+        """Re-read now whether the event triggers are installed (listen) or not (poll)."""
+        self._reasons.add("mode")
         self._wake.set()
 
     def health(self) -> dict[str, object]:
@@ -118,29 +140,49 @@ class ProjectWatcher:
         self.last_error = f"{type(error).__name__}: {error}"[:300]
         _log.warning("schema watcher of %s: %s", self.target.project_id, self.last_error)
 
-    def _notified(self, *_args: object) -> None:
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self._reasons.add("mode" if payload == UNINSTALLED else "notified")
         self._wake.set()
+
+    async def _select_mode(self, conn: asyncpg.Connection) -> WatchMode:
+        listen = self.target.listen and await watcher_installed(conn)
+        mode: WatchMode = "listen" if listen else "poll"
+        if mode != self.mode:
+            if mode == "listen":
+                await conn.add_listener(CHANNEL, self._notified)
+            elif self.mode == "listen":
+                await conn.remove_listener(CHANNEL, self._notified)  # UNLISTEN
+            self.mode = mode
+        return mode
 
     async def _watch(self, conn: asyncpg.Connection) -> None:
         schemas = self.target.schemas
-        listen = self.target.listen and await watcher_installed(conn)
-        self.mode = "listen" if listen else "poll"
-        if self.mode == "listen":
-            await conn.add_listener(CHANNEL, self._notified)
+        mode = await self._select_mode(conn)
         fingerprint = await read_fingerprint(conn, schemas)
         self._wake.clear()
-        await self._on_change(self, conn, self.mode)
+        self._reasons.clear()
+        await self._on_change(self, conn, mode)
         while True:
             woken = await self._sleep(self._settings.poll_interval_seconds)
-            if woken:
+            if woken and "notified" in self._reasons:
                 await self._coalesce_notifications()
-                fingerprint = await read_fingerprint(conn, schemas)
+            elif woken:  # a request or the API asked: look now, at most once per window
+                await self._pace_looks()
+            reasons, self._reasons = self._reasons, set()
+            if not woken or "mode" in reasons:
+                await self._select_mode(conn)
+            current = await read_fingerprint(conn, schemas)
+            if "notified" in reasons:
+                how = "listen"
+            elif current == fingerprint:
+                continue
+            elif "recheck" in reasons:
+                how = "recheck"
             else:
-                current = await read_fingerprint(conn, schemas)
-                if current == fingerprint:
-                    continue
-                fingerprint = await self._until_still(conn, current)
-            await self._on_change(self, conn, "listen" if woken else "poll")
+                how = "poll"
+                current = await self._until_still(conn, current)
+            fingerprint = current
+            await self._on_change(self, conn, how)
 
     async def _sleep(self, seconds: float) -> bool:
         """Wait up to ``seconds``; True when woken by a notification or ``recheck``."""
@@ -149,6 +191,13 @@ class ProjectWatcher:
         except TimeoutError:
             return False
         return True
+
+    async def _pace_looks(self) -> None:
+        wait = self._last_look + self._settings.debounce_seconds - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._wake.clear()
+        self._last_look = time.monotonic()
 
     async def _coalesce_notifications(self) -> None:
         deadline = time.monotonic() + self._settings.max_debounce_seconds

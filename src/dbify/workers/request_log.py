@@ -9,6 +9,10 @@ that cannot be decoded is acked and counted in ``poison`` so it cannot block the
 ``stop`` is graceful: a round already under way (consume → write → ack) finishes before
 the loop is cancelled, within ``grace_seconds``; after that the unacked batch is simply
 redelivered to another worker.
+
+``build_request_log_worker`` makes the worker ``dbify worker request-log`` runs on its own
+(scale-out): it needs a shared queue (Redis or RabbitMQ; the in-process queue only exists
+inside ``dbify serve``), and it closes that queue and its store when stopped.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ import orjson
 
 from dbify.analytics.event import RequestLog, decode_batch
 from dbify.backends.analytics.base import AnalyticsStore
+from dbify.backends.loader import build_analytics_store, build_queue
 from dbify.backends.queue.base import Queue
+from dbify.settings import Settings
 from dbify.workers.base import Worker
 
-__all__ = ["RequestLogWorker"]
+__all__ = ["RequestLogWorker", "build_request_log_worker"]
 
 log = logging.getLogger("dbify.workers")
 
@@ -41,10 +47,12 @@ class RequestLogWorker(Worker):
         flush_seconds: float = 1.0,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
+        owns_backends: bool = False,
     ) -> None:
         super().__init__(backoff_initial=backoff_initial, backoff_max=backoff_max)
         self.queue = queue
         self.store = store
+        self._owns_backends = owns_backends
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.events_written = 0
@@ -56,8 +64,16 @@ class RequestLogWorker(Worker):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_seconds), self._round:
                 await super().stop()
+                await self._close_backends()
                 return
         await super().stop()
+        await self._close_backends()
+
+    async def _close_backends(self) -> None:
+        if self._owns_backends:
+            self._owns_backends = False
+            await self.queue.close()
+            await self.store.close()
 
     async def run_once(self) -> int:
         async with self._round:
@@ -78,3 +94,28 @@ class RequestLogWorker(Worker):
         await self.queue.ack(deliveries)
         self.events_written += len(events)
         return len(events)
+
+
+async def build_request_log_worker(settings: Settings, plane: object = None) -> RequestLogWorker:
+    """The worker for ``dbify worker request-log``; ``ValueError`` when it cannot run alone.
+
+    ``plane`` (the control plane ``dbify worker`` opens) is not needed here.
+    """
+    config = settings.analytics
+    if not config.enabled:
+        raise ValueError("request logs are disabled (DBIFY_ANALYTICS__ENABLED=false)")
+    if config.queue == "memory":
+        raise ValueError(
+            "the request-log worker needs a shared queue to run on its own: set "
+            "DBIFY_ANALYTICS__QUEUE=redis|rabbitmq and DBIFY_ANALYTICS__QUEUE_URL "
+            "(with the in-process queue, `dbify serve` runs it)"
+        )
+    queue = build_queue(settings)
+    store = build_analytics_store(settings)
+    return RequestLogWorker(
+        queue,
+        store,
+        batch_size=config.worker_batch_size,
+        flush_seconds=config.flush_seconds,
+        owns_backends=True,
+    )

@@ -9,8 +9,8 @@ first use (``pools.py``). The control-plane services tell it about changes
 leaves the in-memory key ring at once. Key usage is recorded in memory and written
 to the store in batches by a background task, never on the request path.
 
-Scale-out note: changes made through another replica reach this one only at its
-next start (a broadcast channel is the planned fix; DESIGN.md §4).
+Scale-out: changes made through another replica arrive as broadcasts on the event bus
+(``broadcast.py``), which call ``project_changed`` here; no per-request polling.
 """
 
 from __future__ import annotations
@@ -148,6 +148,14 @@ class StoreProjectDirectory:
             live = self._live.pop(project_id, None)
         if live is not None:
             await live.pool.close()
+
+    async def reload_all(self) -> None:
+        """Reload every project from the store (after missed broadcasts)."""
+        records = await self._projects.all()
+        for record in records:
+            await self._load(record)
+        for gone in set(self._live) - {r.id for r in records}:
+            await self.project_removed(gone)
 
     def pool_open(self, project_id: str) -> bool:
         live = self._live.get(project_id)

@@ -17,6 +17,7 @@ from dbify.control.projects.schemas import (
     ProjectStatus,
     ProjectUpdate,
 )
+from dbify.control.schema_watcher.service import watcher_status
 from dbify.control.users.routes import CurrentCaller
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -75,7 +76,11 @@ async def test_connection(project_id: str, caller: CurrentCaller, plane: Plane) 
 
 @router.get("/{project_id}/status")
 async def project_status(project_id: str, caller: CurrentCaller, plane: Plane) -> ProjectStatus:
-    return await plane.projects.status(caller, project_id)
+    """Reachability, pool and the schema watcher (mode listen/poll, last error)."""
+    found = await plane.projects.status(caller, project_id)
+    return found.model_copy(
+        update={"schema_watcher": watcher_status(plane.schema_watch, project_id)}
+    )
 
 
 @router.get("/{project_id}/members")

@@ -1,0 +1,1 @@
+"""Per-user email preferences (``/api/v1/users/me/notifications``) and who gets an email."""
