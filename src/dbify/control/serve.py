@@ -27,6 +27,7 @@ from dbify.control.access import SYSTEM
 from dbify.control.app import create_management_app
 from dbify.control.plane import ControlPlane, open_control_plane
 from dbify.control.projects.schemas import ProjectCreate
+from dbify.control.search.runtime import start_search
 from dbify.errors import DbifyError
 from dbify.schema_watch import SchemaWatch, start_schema_watch
 from dbify.settings import Settings
@@ -108,6 +109,7 @@ async def serve_platform(
         )
         request_logging = await _start_request_logging(settings, app, management)
         schema_watch = await _start_schema_watch(settings, plane)
+        search = await start_search(plane, app, management)
         if schema_watch is not None:  # a request failing on an unknown name: look now
             app.on_stale_schema = schema_watch.recheck
 
@@ -140,5 +142,7 @@ async def serve_platform(
                 await request_logging.stop()
             if schema_watch is not None:
                 await schema_watch.stop()
+            if search is not None:
+                await search.close()
     finally:
         await plane.close()
