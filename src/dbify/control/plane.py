@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from dbify.control.access_roles.store import AccessRoleStore
+from dbify.backends.events import EventBus
 from dbify.control.api_keys.service import KeyService
 from dbify.control.api_keys.store import KeyStore
+from dbify.control.projects.broadcast import BroadcastListener
 from dbify.control.projects.directory import StoreProjectDirectory
 from dbify.control.projects.schemas import ProjectConfig
 from dbify.control.projects.service import NoListener, ProjectListener, ProjectService
@@ -71,10 +73,12 @@ async def open_control_plane(
     serve_data: bool = False,
     migrate: bool = True,
     public_url: str | None = None,
+    bus: EventBus | None = None,
 ) -> ControlPlane:
     """Open the store (migrating it unless told not to) and build the services.
 
-    With ``serve_data`` the live ``StoreProjectDirectory`` is started and kept in sync.
+    With ``serve_data`` the live ``StoreProjectDirectory`` is started and kept in sync;
+    with a shared ``bus`` too (scale-out), changes are broadcast to every instance.
     """
     store = open_metadata_store(metadata_url(settings))
     try:
@@ -93,7 +97,7 @@ async def open_control_plane(
                 projects_store, keys_store, box, settings, AccessRoleStore(store.engine)
             )
             await directory.start()
-            listener = directory
+            listener = directory if bus is None else BroadcastListener(directory, bus)
         projects = ProjectService(
             projects_store,
             keys_store,

@@ -21,7 +21,8 @@ from pydantic import SecretStr
 from dbify import __version__
 from dbify.analytics.runtime import RequestLogging, start_request_logging
 from dbify.app import DbifyApp
-from dbify.backends.events import MemoryEventBus
+from dbify.backends.events import EventBus
+from dbify.backends.loader import open_event_bus
 from dbify.backends.mail import build_mail_backend
 from dbify.control.access import SYSTEM
 from dbify.control.app import create_management_app
@@ -68,12 +69,14 @@ async def _start_request_logging(
     return logging
 
 
-async def _start_schema_watch(settings: Settings, plane: ControlPlane) -> SchemaWatch | None:
-    """Watch every project's schema (all-in-one: in-process event bus)."""
+async def _start_schema_watch(
+    settings: Settings, plane: ControlPlane, bus: EventBus
+) -> SchemaWatch | None:
+    """Watch every project's schema; ``schema.changed`` goes on ``bus`` (in-process, or
+    Redis in scale-out, where run it on one instance: DBIFY_SCHEMA_WATCH__ENABLED)."""
     if not settings.schema_watch.enabled:
         return None
     dashboard = settings.schema_watch.dashboard_url or plane.projects.public_url
-    bus = MemoryEventBus()
     return await start_schema_watch(plane, bus, build_mail_backend(settings), dashboard)
 
 
@@ -88,9 +91,15 @@ async def serve_platform(
     name: str = "default",
     as_json: bool = False,
 ) -> None:
-    plane = await open_control_plane(
-        settings, serve_data=True, migrate=settings.metadata.migrate_on_start
-    )
+    bus = await open_event_bus(settings)
+    shared = bus if settings.events.backend == "redis" else None  # scale-out broadcasts
+    try:
+        plane = await open_control_plane(
+            settings, serve_data=True, migrate=settings.metadata.migrate_on_start, bus=shared
+        )
+    except BaseException:
+        await bus.close()
+        raise
     try:
         shortcut: tuple[str, str, str] | None = None
         if database_url is not None:
@@ -108,7 +117,7 @@ async def serve_platform(
             management=management,
         )
         request_logging = await _start_request_logging(settings, app, management)
-        schema_watch = await _start_schema_watch(settings, plane)
+        schema_watch = await _start_schema_watch(settings, plane, bus)
         search = await start_search(plane, app, management)
         if schema_watch is not None:  # a request failing on an unknown name: look now
             app.on_stale_schema = schema_watch.recheck
@@ -146,3 +155,4 @@ async def serve_platform(
                 await search.close()
     finally:
         await plane.close()
+        await bus.close()

@@ -1,10 +1,12 @@
 """The internal event bus: typed events published once, delivered to every subscriber.
 
     EventBus (Protocol)
-    └── MemoryEventBus   in-process, the all-in-one default
+    ├── MemoryEventBus   in-process, the all-in-one default
+    └── RedisEventBus    Redis pub/sub: ``cache.*`` events reach every instance
+                         (redis_pubsub.py, imported lazily by backends/loader.py)
 
-A Redis pub/sub adapter (scale-out: every instance hears every event) fits the same
-two methods. Webhooks and the schema-change mailer subscribe here.
+Webhooks, the schema-change mailer and (scale-out) the live directory's broadcast
+invalidation subscribe here.
 """
 
 from dbify.backends.events.base import Event, EventBus, EventHandler
