@@ -7,16 +7,15 @@ aio-pika or clickhouse-driver.
 from __future__ import annotations
 
 from dbify.backends.analytics.base import AnalyticsStore
-from dbify.backends.events import EventBus, MemoryEventBus
-from dbify.backends.events import EventBus, MemoryEventBus
 from dbify.backends.embeddings import Embedder
+from dbify.backends.events import EventBus, MemoryEventBus
 from dbify.backends.queue.base import Queue
 from dbify.backends.queue.memory import MemoryQueue
 from dbify.backends.search import SearchBackend
 from dbify.backends.vectors import VectorStore
 from dbify.settings import Settings
 
-__all__ = ["build_analytics_store", "build_queue", "open_event_bus", "open_event_bus", "build_search_backends"]
+__all__ = ["build_analytics_store", "build_queue", "build_search_backends", "open_event_bus"]
 
 
 def build_queue(settings: Settings) -> Queue:
@@ -32,20 +31,6 @@ def build_queue(settings: Settings) -> Queue:
     from dbify.backends.queue.rabbitmq import RabbitQueue
 
     return RabbitQueue(config.queue_url)
-
-
-async def open_event_bus(settings: Settings) -> EventBus:
-    """The event bus, connected: in-process, or Redis pub/sub shared by every instance."""
-    config = settings.events
-    if config.backend == "memory":
-        return MemoryEventBus()
-    if not config.redis_url:
-        raise ValueError("DBIFY_EVENTS__REDIS_URL is required for the redis event bus")
-    from dbify.backends.events.redis_pubsub import RedisEventBus
-
-    bus = RedisEventBus(config.redis_url, channel=config.channel)
-    await bus.start()
-    return bus
 
 
 async def open_event_bus(settings: Settings) -> EventBus:
