@@ -2,3 +2,5 @@
 
 ``loader.py`` builds the configured adapter from the settings; nothing else chooses one.
 """
+
+__all__: list[str] = []

@@ -1,1 +1,3 @@
 """RBAC access roles for keys and JWTs that do not map to database roles."""
+
+__all__: list[str] = []

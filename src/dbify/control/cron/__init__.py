@@ -7,3 +7,5 @@
 The management API (jobs, run history, "run now") and the `dbify scheduler` command
 are not written yet; "run now" is already served by ``CronStore.claim_queued``.
 """
+
+__all__: list[str] = []

@@ -4,3 +4,5 @@
 ``connect.py`` the database check, and ``directory.py`` with ``pools.py`` serve the
 live projects to the data plane.
 """
+
+__all__: list[str] = []

@@ -8,3 +8,5 @@
 
 Delivery itself is ``dbify.workers.webhooks.WebhookWorker``.
 """
+
+__all__: list[str] = []
