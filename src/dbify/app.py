@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter_ns, time_ns
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,12 +32,16 @@ from dbify.docs import asset, docs_page
 from dbify.errors import Codes, DbifyError
 from dbify.search import SearchEngine, handle_search_request
 
+if TYPE_CHECKING:
+    from dbify.control.saved_queries.endpoint import SavedQueryEndpoint
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _REST_PREFIX = "rest/v1"
+_QUERIES_PREFIX = "queries/v1/"
 _SEARCH_PREFIX = "search/v1/"
 _CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
@@ -82,6 +86,8 @@ class DbifyApp:
         self.search_max_candidates = 1000
         # Row changes for webhooks (issue 10): set by `dbify serve`; None: not told.
         self.changes: ChangeSink | None = None
+        # Saved queries (issue 10): set by `dbify serve`; None: /p/{id}/queries/v1 is 404.
+        self.saved_queries: SavedQueryEndpoint | None = None
         # Schema watch (issue 7): told the project id when a data API error suggests a
         # stale snapshot (dataplane/stale.py); must return at once. None: not told.
         self.on_stale_schema: Callable[[str], None] | None = None
@@ -109,6 +115,10 @@ class DbifyApp:
                 project_id, _, rest = path[3:].partition("/")
                 if rest == _REST_PREFIX or rest.startswith(_REST_PREFIX + "/"):
                     await self._data_api(project_id, scope, receive, send)
+                    return
+                if rest.startswith(_QUERIES_PREFIX) and self.saved_queries is not None:
+                    name = rest[len(_QUERIES_PREFIX) :]
+                    await self._saved_query(project_id, name, scope, send)
                     return
                 if rest.startswith(_SEARCH_PREFIX) and self.search is not None:
                     await self._search_api(project_id, rest[len(_SEARCH_PREFIX) - 1 :], scope, send)
@@ -190,6 +200,19 @@ class DbifyApp:
         response = await handle_search_request(
             project, self.search, request, max_candidates=self.search_max_candidates
         )
+        await _send(send, _with_cors(response))
+
+    async def _saved_query(self, project_id: str, name: str, scope: Scope, send: Send) -> None:
+        """``GET /p/{id}/queries/v1/{name}``: control/saved_queries/endpoint.py."""
+        project = self.directory.get(project_id)
+        if project is None or self.saved_queries is None:
+            error = DbifyError(Codes.PROJECT_NOT_FOUND, f"Project '{project_id}' not found")
+            await _send(send, _with_cors(respond_error(error)))
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request = RawRequest(scope["method"], name, scope["query_string"].decode("latin-1"),
+                             headers, None, self.rest_url(project_id))  # fmt: skip
+        response = await self.saved_queries.handle(project, name, request)
         await _send(send, _with_cors(response))
 
     async def _landing(self, request: Request) -> Response:

@@ -24,13 +24,14 @@ import uvicorn
 from dbify import __version__
 from dbify.app import DbifyApp
 from dbify.control.cli import keys, migrate, projects, users
+from dbify.control.cron.cli import scheduler
 from dbify.control.lint.cli import lint
 from dbify.control.serve import serve_platform
 from dbify.dataplane.project import StaticProjectDirectory
 from dbify.settings import Settings, describe_settings, load_settings
 from dbify.standalone import DatabaseConnectError, IssuedKeys, open_standalone_project
 from dbify.typegen.cli import gen
-from dbify.workers.cli import worker
+from dbify.workers.command import worker
 
 log = logging.getLogger("dbify")
 
@@ -235,5 +236,5 @@ def config_show() -> None:
     )
 
 
-for _command in (migrate, projects, keys, users, lint, gen, worker):
+for _command in (migrate, projects, keys, users, lint, gen, worker, scheduler):
     main.add_command(_command)

@@ -13,12 +13,14 @@ from dbify import __version__
 from dbify.control.access_roles.routes import router as access_roles_router
 from dbify.control.analytics.routes import router as analytics_router
 from dbify.control.api_keys.routes import router as keys_router
+from dbify.control.cron.routes import router as cron_router
 from dbify.control.errors import install_error_handlers
 from dbify.control.explorer.routes import router as explorer_router
 from dbify.control.lint.routes import router as lint_router
 from dbify.control.notifications.routes import router as notifications_router
 from dbify.control.plane import ControlPlane
 from dbify.control.projects.routes import router as projects_router
+from dbify.control.saved_queries.routes import router as saved_queries_router
 from dbify.control.schema_changes.routes import router as schema_changes_router
 from dbify.control.schema_watcher.routes import router as schema_watcher_router
 from dbify.control.search.routes import router as search_router
@@ -49,6 +51,8 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         schema_watcher_router,
         notifications_router,
         webhooks_router,
+        cron_router,
+        saved_queries_router,
         explorer_router,
         lint_router,
         search_router,

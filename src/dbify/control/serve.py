@@ -26,6 +26,7 @@ from dbify.backends.loader import open_event_bus
 from dbify.backends.mail import build_mail_backend
 from dbify.control.access import SYSTEM
 from dbify.control.app import create_management_app
+from dbify.control.automation import start_automation
 from dbify.control.plane import ControlPlane, open_control_plane
 from dbify.control.projects.schemas import ProjectCreate
 from dbify.control.search.runtime import start_search
@@ -121,6 +122,7 @@ async def serve_platform(
         search = await start_search(plane, app, management)
         if schema_watch is not None:  # a request failing on an unknown name: look now
             app.on_stale_schema = schema_watch.recheck
+        automation = await start_automation(plane, app, bus)
 
         def on_listening(bound: int) -> None:
             if not settings.server.public_url:
@@ -147,6 +149,7 @@ async def serve_platform(
         try:
             await serve_app(app, host, port, on_listening)
         finally:
+            await automation.stop()
             if request_logging is not None:
                 await request_logging.stop()
             if schema_watch is not None:

@@ -149,6 +149,12 @@ class CronStore:
             row = (await conn.execute(cron_jobs.select().where(cron_jobs.c.id == job_id))).first()
         return None if row is None else _job(row)
 
+    async def run(self, job_id: str, run_id: str) -> RunRecord | None:
+        query = cron_runs.select().where(cron_runs.c.id == run_id, cron_runs.c.job_id == job_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _run(row)
+
     async def runs(self, job_id: str, limit: int, offset: int) -> list[RunRecord]:
         query = (
             cron_runs.select()

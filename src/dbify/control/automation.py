@@ -1,0 +1,45 @@
+"""Webhooks, cron and saved queries in one ``dbify serve`` process (issue 10).
+
+``start_automation`` wires them into the data plane app: the webhook dispatcher becomes
+``app.changes`` (row events of data API writes) and listens for ``schema.changed`` on
+the bus; the delivery worker runs in-process when ``webhooks.worker_enabled`` (else run
+``dbify worker webhooks``); the cron scheduler when ``scheduler.enabled`` (else run
+``dbify scheduler``); saved queries are answered at ``/p/{id}/queries/v1/{name}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dbify.app import DbifyApp
+from dbify.backends.events import EventBus
+from dbify.control.cron.runtime import build_scheduler
+from dbify.control.cron.scheduler import Scheduler
+from dbify.control.plane import ControlPlane
+from dbify.control.saved_queries.endpoint import SavedQueryEndpoint
+from dbify.control.saved_queries.store import SavedQueryStore
+from dbify.control.webhooks.runtime import Webhooks, start_webhooks
+
+__all__ = ["Automation", "start_automation"]
+
+
+@dataclass(slots=True)
+class Automation:
+    webhooks: Webhooks
+    scheduler: Scheduler | None
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        await self.webhooks.stop()
+
+
+async def start_automation(plane: ControlPlane, app: DbifyApp, bus: EventBus | None) -> Automation:
+    settings = plane.settings
+    webhooks = await start_webhooks(plane, bus, run_worker=settings.webhooks.worker_enabled)
+    app.changes = webhooks.dispatcher
+    app.saved_queries = SavedQueryEndpoint(SavedQueryStore(plane.store.engine))
+    scheduler = build_scheduler(plane) if settings.scheduler.enabled else None
+    if scheduler is not None:
+        await scheduler.start()
+    return Automation(webhooks, scheduler)

@@ -1,0 +1,97 @@
+"""``dbify worker [NAME…]``: run background workers outside ``dbify serve`` (scale-out).
+
+``WORKERS`` maps a worker's name to an async factory building it from the settings and
+the control plane; ``dbify worker`` starts the named ones (all of them when none is
+named), runs until SIGINT/SIGTERM, then stops them. A new worker registers itself by
+adding an entry (``register_worker``). With ``dbify worker``, set the matching
+``*.worker_enabled = false`` on the ``dbify serve`` replicas so that work is not done
+twice (it would still be correct: every worker is at-least-once and idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import click
+
+from dbify.control.plane import ControlPlane, open_control_plane
+from dbify.settings import Settings, load_settings
+from dbify.workers.base import Worker
+
+__all__ = ["WORKERS", "WorkerFactory", "register_worker", "worker"]
+
+_log = logging.getLogger("dbify.workers")
+
+WorkerFactory = Callable[[Settings, ControlPlane], Awaitable[Worker]]
+
+
+async def _webhooks(settings: Settings, plane: ControlPlane) -> Worker:
+    from dbify.control.webhooks.store import WebhookStore
+    from dbify.workers.webhooks import WebhookWorker
+
+    return WebhookWorker(WebhookStore(plane.store.engine), plane.box, settings.webhooks)
+
+
+async def _request_log(settings: Settings, plane: ControlPlane) -> Worker:
+    from dbify.workers.request_log import build_request_log_worker
+
+    try:
+        return await build_request_log_worker(settings, plane)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+WORKERS: dict[str, WorkerFactory] = {"webhooks": _webhooks, "request-log": _request_log}
+
+
+def register_worker(name: str, factory: WorkerFactory) -> None:
+    """Make ``dbify worker NAME`` available."""
+    WORKERS[name] = factory
+
+
+async def run_workers(settings: Settings, names: tuple[str, ...], stop: asyncio.Event) -> None:
+    """Start the named workers, wait for ``stop``, stop them."""
+    plane = await open_control_plane(settings, migrate=settings.metadata.migrate_on_start)
+    started: list[Worker] = []
+    try:
+        for name in names:
+            instance = await WORKERS[name](settings, plane)
+            await instance.start()
+            started.append(instance)
+        click.echo(f"dbify worker running: {', '.join(names)}", err=True)
+        await stop.wait()
+    finally:
+        for instance in reversed(started):
+            with contextlib.suppress(Exception):
+                await instance.stop()
+        await plane.close()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (call inside the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+def worker(names: tuple[str, ...]) -> None:
+    """Run background workers (all when no NAME is given): see `WORKERS`."""
+    unknown = [n for n in names if n not in WORKERS]
+    if unknown:
+        known = ", ".join(sorted(WORKERS))
+        raise click.UsageError(f"Unknown worker(s): {', '.join(unknown)} (known: {known})")
+    settings = load_settings()
+    chosen = names or tuple(sorted(WORKERS))
+
+    async def main() -> None:
+        await run_workers(settings, chosen, stop_on_signals())
+
+    asyncio.run(main())
