@@ -139,6 +139,13 @@ def test_requests_spread_over_both_instances_are_answered(cluster: Cluster) -> N
         assert len(r.json()) == 2
 
 
+def test_readyz_checks_the_shared_dependencies(cluster: Cluster) -> None:
+    for server in (cluster.one, cluster.two):
+        r = httpx.get(f"{server.base_url}/readyz")
+        assert r.status_code == 200, r.text
+        assert r.json()["dependencies"] == {"metadata": "ok", "event_bus": "ok"}
+
+
 def test_key_created_on_one_works_and_revoked_on_one_is_refused_by_the_other(
     cluster: Cluster,
 ) -> None:

@@ -8,6 +8,7 @@ API are ordinary Starlette routes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter_ns, time_ns
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ from dbify.dataplane.respond import ApiResponse, respond_error
 from dbify.dataplane.stale import signals_stale_schema
 from dbify.docs import asset, docs_page
 from dbify.errors import Codes, DbifyError
+from dbify.metrics import CONTENT_TYPE as METRICS_TYPE
+from dbify.metrics import Metrics
 from dbify.search import SearchEngine, handle_search_request
 
 if TYPE_CHECKING:
@@ -86,6 +89,11 @@ class DbifyApp:
         self.search_max_candidates = 1000
         # Row changes for webhooks (issue 10): set by `dbify serve`; None: not told.
         self.changes: ChangeSink | None = None
+        # Prometheus metrics (/metrics): set by `dbify serve`; None: not counted.
+        self.metrics: Metrics | None = None
+        # Shared dependencies /readyz checks (metadata store, Redis...): name -> check.
+        # When set, /readyz checks only these and never opens projects' pools.
+        self.readiness: dict[str, Callable[[], Awaitable[bool]]] = {}
         # Saved queries (issue 10): set by `dbify serve`; None: /p/{id}/queries/v1 is 404.
         self.saved_queries: SavedQueryEndpoint | None = None
         # Schema watch (issue 7): told the project id when a data API error suggests a
@@ -97,6 +105,7 @@ class DbifyApp:
                 *(dashboard_routes() if management is not None else [Route("/", self._landing)]),
                 Route("/healthz", self._healthz),
                 Route("/readyz", self._readyz),
+                Route("/metrics", self._metrics),
                 Route("/p/{project_id}/docs", self._docs),
                 Route("/p/{project_id}/docs/openapi.json", self._docs_openapi),
                 Route("/docs-assets/{name}", self._docs_asset),
@@ -169,9 +178,11 @@ class DbifyApp:
             body=body,
             rest_url=self.rest_url(project_id),
         )
-        recorder = self.recorder
+        recorder, metrics = self.recorder, self.metrics
         if recorder is None:
+            started = perf_counter_ns() if metrics is not None else 0
             response = await handle_data_request(project, request, self.changes)
+            elapsed = perf_counter_ns() - started
         else:
             # Hot path: two clock reads and a list append; the publisher does the rest.
             ids = recorder.new_request_id(headers)
@@ -180,6 +191,8 @@ class DbifyApp:
             response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
             elapsed = perf_counter_ns() - started
             recorder.record(project, ids, wall_us, elapsed, scope, headers, data_path, response)
+        if metrics is not None:
+            metrics.observe_request(project.id, method, response.status, elapsed / 1e9)
         stale = self.on_stale_schema
         if stale is not None and response.status >= 400 and signals_stale_schema(response):
             stale(project_id)
@@ -226,7 +239,14 @@ class DbifyApp:
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def _metrics(self, request: Request) -> Response:
+        if self.metrics is None:
+            return JSONResponse({"message": "Metrics are off"}, 404)
+        return Response(self.metrics.exposition(), headers={"content-type": METRICS_TYPE})
+
     async def _readyz(self, request: Request) -> Response:
+        if self.readiness:
+            return await _dependencies_ready(self.readiness)
         problems: dict[str, str] = {}
         for project in self.directory.all():
             try:
@@ -270,6 +290,25 @@ class DbifyApp:
         return Response(
             content, media_type=content_type, headers={"cache-control": "public, max-age=86400"}
         )
+
+
+
+async def _dependencies_ready(checks: dict[str, Callable[[], Awaitable[bool]]]) -> Response:
+    """Run every check (2 s each, concurrently); 503 when one fails."""
+
+    async def run(check: Callable[[], Awaitable[bool]]) -> str:
+        try:
+            return "ok" if await asyncio.wait_for(check(), 2) else "unavailable"
+        except Exception:  # a failing dependency is a readiness answer, not an error
+            return "unavailable"
+
+    names = list(checks)
+    results = await asyncio.gather(*(run(checks[n]) for n in names))
+    report = dict(zip(names, results, strict=True))
+    ready = all(r == "ok" for r in results)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "dependencies": report}, 200 if ready else 503
+    )
 
 
 def _with_cors(response: ApiResponse) -> ApiResponse:

@@ -27,6 +27,7 @@ from dbify.backends.mail import build_mail_backend
 from dbify.control.access import SYSTEM
 from dbify.control.app import create_management_app
 from dbify.control.automation import start_automation
+from dbify.control.observability import instrument
 from dbify.control.plane import ControlPlane, open_control_plane
 from dbify.control.projects.schemas import ProjectCreate
 from dbify.control.search.runtime import start_search
@@ -118,6 +119,7 @@ async def serve_platform(
             management=management,
         )
         request_logging = await _start_request_logging(settings, app, management)
+        instrument(app, plane, bus, request_logging)  # /metrics, /readyz
         schema_watch = await _start_schema_watch(settings, plane, bus)
         search = await start_search(plane, app, management)
         if schema_watch is not None:  # a request failing on an unknown name: look now

@@ -149,6 +149,22 @@ class StoreProjectDirectory:
         if live is not None:
             await live.pool.close()
 
+    def pool_stats(self) -> list[tuple[str, int, int]]:
+        """(project ID, open connections, in use) of every open pool (``/metrics``)."""
+        return [
+            (project_id, live.pool.reserved, live.pool.active)
+            for project_id, live in self._live.items()
+            if live.pool.is_open
+        ]
+
+    @property
+    def budget_connections(self) -> int:
+        return self._budget.max_connections
+
+    @property
+    def live_projects(self) -> int:
+        return len(self._live)
+
     async def reload_all(self) -> None:
         """Reload every project from the store (after missed broadcasts)."""
         records = await self._projects.all()
