@@ -292,7 +292,6 @@ class DbifyApp:
         )
 
 
-
 async def _dependencies_ready(checks: dict[str, Callable[[], Awaitable[bool]]]) -> Response:
     """Run every check (2 s each, concurrently); 503 when one fails."""
 
