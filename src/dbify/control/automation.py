@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fastapi import FastAPI
+
 from dbify.app import DbifyApp
 from dbify.backends.events import EventBus
 from dbify.control.cron.runtime import build_scheduler
@@ -34,10 +36,14 @@ class Automation:
         await self.webhooks.stop()
 
 
-async def start_automation(plane: ControlPlane, app: DbifyApp, bus: EventBus | None) -> Automation:
+async def start_automation(
+    plane: ControlPlane, app: DbifyApp, management: FastAPI, bus: EventBus | None
+) -> Automation:
     settings = plane.settings
     webhooks = await start_webhooks(plane, bus, run_worker=settings.webhooks.worker_enabled)
     app.changes = webhooks.dispatcher
+    # Endpoints added through this process's API are fanned out from the next write on.
+    management.state.webhook_endpoints_changed = webhooks.dispatcher.refresh
     app.saved_queries = SavedQueryEndpoint(SavedQueryStore(plane.store.engine))
     scheduler = build_scheduler(plane) if settings.scheduler.enabled else None
     if scheduler is not None:

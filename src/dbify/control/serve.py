@@ -124,7 +124,7 @@ async def serve_platform(
         search = await start_search(plane, app, management)
         if schema_watch is not None:  # a request failing on an unknown name: look now
             app.on_stale_schema = schema_watch.recheck
-        automation = await start_automation(plane, app, bus)
+        automation = await start_automation(plane, app, management, bus)
 
         def on_listening(bound: int) -> None:
             if not settings.server.public_url:

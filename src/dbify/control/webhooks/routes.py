@@ -1,11 +1,16 @@
 """HTTP API for webhooks (``/api/v1/projects/{id}/webhooks``): endpoints, test ping,
-delivery log and manual redelivery."""
+delivery log and manual redelivery.
+
+After endpoints change, the app's ``state.webhook_endpoints_changed`` (set by ``dbify
+serve``: the dispatcher's refresh) is awaited, so the next write in this process is
+already fanned out; other processes pick the change up within their refresh interval.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from dbify.control.outbound import OutboundPolicy
 from dbify.control.plane import ControlPlane, get_plane
@@ -33,12 +38,21 @@ def webhook_service(plane: Annotated[ControlPlane, Depends(get_plane)]) -> Webho
 Service = Annotated[WebhookService, Depends(webhook_service)]
 
 
+async def _endpoints_changed(request: Request) -> None:
+    refresh = getattr(request.app.state, "webhook_endpoints_changed", None)
+    if refresh is not None:
+        await refresh()
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_endpoint(
-    project_id: str, body: EndpointCreate, caller: CurrentCaller, service: Service
-) -> EndpointCreated:
+    project_id: str, body: EndpointCreate, caller: CurrentCaller, service: Service,
+    request: Request,
+) -> EndpointCreated:  # fmt: skip
     """Add an endpoint; its signing secret is returned only here."""
-    return await service.create(caller, project_id, body)
+    created = await service.create(caller, project_id, body)
+    await _endpoints_changed(request)
+    return created
 
 
 @router.get("")
@@ -58,16 +72,19 @@ async def get_endpoint(
 @router.patch("/{endpoint_id}")
 async def update_endpoint(
     project_id: str, endpoint_id: str, body: EndpointUpdate, caller: CurrentCaller,
-    service: Service,
+    service: Service, request: Request,
 ) -> EndpointOut:  # fmt: skip
-    return await service.update(caller, project_id, endpoint_id, body)
+    updated = await service.update(caller, project_id, endpoint_id, body)
+    await _endpoints_changed(request)
+    return updated
 
 
 @router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_endpoint(
-    project_id: str, endpoint_id: str, caller: CurrentCaller, service: Service
+    project_id: str, endpoint_id: str, caller: CurrentCaller, service: Service, request: Request
 ) -> None:
     await service.delete(caller, project_id, endpoint_id)
+    await _endpoints_changed(request)
 
 
 @router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED)
