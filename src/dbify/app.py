@@ -24,6 +24,7 @@ from dbify.analytics.recorder import RequestRecorder
 from dbify.backends.ratelimit import RequestLimiter
 from dbify.dashboard import dashboard_routes
 from dbify.dataplane.changes import ChangeSink
+from dbify.dataplane.cors import ANY_ORIGIN, CorsPolicy, cors_headers, preflight_headers
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.pipeline import RawRequest, handle_data_request
 from dbify.dataplane.project import ProjectDirectory
@@ -46,24 +47,6 @@ Send = Callable[[Message], Awaitable[None]]
 _REST_PREFIX = "rest/v1"
 _QUERIES_PREFIX = "queries/v1/"
 _SEARCH_PREFIX = "search/v1/"
-_CORS_HEADERS = [
-    (b"access-control-allow-origin", b"*"),
-    (
-        b"access-control-expose-headers",
-        b"Content-Range, Content-Location, Location, Preference-Applied, Server-Timing, "
-        b"X-Request-Id",
-    ),
-]
-_PREFLIGHT_HEADERS = [
-    (b"access-control-allow-origin", b"*"),
-    (b"access-control-allow-methods", b"GET, HEAD, POST, PATCH, PUT, DELETE, OPTIONS"),
-    (
-        b"access-control-allow-headers",
-        b"Authorization, apikey, Content-Type, Accept, Accept-Profile, Content-Profile, "
-        b"Prefer, Range, Range-Unit, X-Client-Info, X-Request-Id",
-    ),
-    (b"access-control-max-age", b"86400"),
-]
 
 
 class DbifyApp:
@@ -136,34 +119,38 @@ class DbifyApp:
 
     async def _data_api(self, project_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
-        if method == "OPTIONS":
-            await _send(send, ApiResponse(200, b"", list(_PREFLIGHT_HEADERS)))
-            return
         project = self.directory.get(project_id)
         if project is None:
             error = DbifyError(Codes.PROJECT_NOT_FOUND, f"Project '{project_id}' not found")
-            await _send(send, _with_cors(respond_error(error)))
+            if method == "OPTIONS":
+                await _send(send, ApiResponse(200, b"", preflight_headers(ANY_ORIGIN, {})))
+                return
+            await _send(send, _with_cors(respond_error(error), ANY_ORIGIN, None))
             return
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             name = key.decode("latin-1").lower()
             text = value.decode("latin-1")
             headers[name] = f"{headers[name]}, {text}" if name in headers else text
+        cors, origin = project.cors, headers.get("origin")
+        if method == "OPTIONS":
+            await _send(send, ApiResponse(200, b"", preflight_headers(cors, headers)))
+            return
         if self.limiter is not None:
             client = scope.get("client")
-            refused = await self.limiter.check(project.id, client[0] if client else None, headers)
+            refused = await self.limiter.check(project, client[0] if client else None, headers)
             if refused is not None:
                 error = DbifyError(Codes.RATE_LIMITED, "Too many requests", hint="Retry later.")
                 limited = respond_error(error)
                 limited.headers.extend(refused)
-                await _send(send, _with_cors(limited))
+                await _send(send, _with_cors(limited, cors, origin))
                 return
         body: bytes | None = None
         if method not in ("GET", "HEAD"):
             try:
-                body = await _read_body(receive, self.max_body_bytes)
+                body = await _read_body(receive, project.settings.max_body_bytes)
             except DbifyError as error:
-                await _send(send, _with_cors(respond_error(error)))
+                await _send(send, _with_cors(respond_error(error), cors, origin))
                 return
         raw_path: bytes | None = scope.get("raw_path")
         full_path = raw_path.decode("latin-1") if raw_path else scope["path"]
@@ -196,7 +183,7 @@ class DbifyApp:
         stale = self.on_stale_schema
         if stale is not None and response.status >= 400 and signals_stale_schema(response):
             stale(project_id)
-        await _send(send, _with_cors(response))
+        await _send(send, _with_cors(response, cors, origin))
 
     async def _search_api(self, project_id: str, path: str, scope: Scope, send: Send) -> None:
         """``GET /p/{id}/search/v1/{table}``: dbify.search.endpoint (same keys, same rows)."""
@@ -205,7 +192,7 @@ class DbifyApp:
             error = DbifyError(Codes.PROJECT_NOT_FOUND, f"Project '{project_id}' not found")
             if project is not None:
                 error = DbifyError(Codes.METHOD_NOT_ALLOWED, "Search answers GET only")
-            await _send(send, _with_cors(respond_error(error)))
+            await _send(send, _with_cors(respond_error(error), ANY_ORIGIN, None))
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request = RawRequest("GET", path, scope["query_string"].decode("latin-1"), headers,
@@ -213,20 +200,20 @@ class DbifyApp:
         response = await handle_search_request(
             project, self.search, request, max_candidates=self.search_max_candidates
         )
-        await _send(send, _with_cors(response))
+        await _send(send, _with_cors(response, project.cors, headers.get("origin")))
 
     async def _saved_query(self, project_id: str, name: str, scope: Scope, send: Send) -> None:
         """``GET /p/{id}/queries/v1/{name}``: control/saved_queries/endpoint.py."""
         project = self.directory.get(project_id)
         if project is None or self.saved_queries is None:
             error = DbifyError(Codes.PROJECT_NOT_FOUND, f"Project '{project_id}' not found")
-            await _send(send, _with_cors(respond_error(error)))
+            await _send(send, _with_cors(respond_error(error), ANY_ORIGIN, None))
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request = RawRequest(scope["method"], name, scope["query_string"].decode("latin-1"),
                              headers, None, self.rest_url(project_id))  # fmt: skip
         response = await self.saved_queries.handle(project, name, request)
-        await _send(send, _with_cors(response))
+        await _send(send, _with_cors(response, project.cors, headers.get("origin")))
 
     async def _landing(self, request: Request) -> Response:
         links = "".join(
@@ -310,8 +297,8 @@ async def _dependencies_ready(checks: dict[str, Callable[[], Awaitable[bool]]]) 
     )
 
 
-def _with_cors(response: ApiResponse) -> ApiResponse:
-    response.headers.extend(_CORS_HEADERS)
+def _with_cors(response: ApiResponse, policy: CorsPolicy, origin: str | None) -> ApiResponse:
+    response.headers.extend(cors_headers(policy, origin))
     return response
 
 

@@ -23,6 +23,7 @@ import uvicorn
 
 from dbify import __version__
 from dbify.app import DbifyApp
+from dbify.control.access_roles.cli import access_roles
 from dbify.control.cli import keys, migrate, projects, users
 from dbify.control.cron.cli import scheduler
 from dbify.control.lint.cli import lint
@@ -236,5 +237,5 @@ def config_show() -> None:
     )
 
 
-for _command in (migrate, projects, keys, users, lint, gen, worker, scheduler):
+for _command in (migrate, projects, keys, access_roles, users, lint, gen, worker, scheduler):
     main.add_command(_command)

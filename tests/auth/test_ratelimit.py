@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any, cast
 
 import anyio
 import httpx
 import pytest
 
 from dbify.backends.ratelimit import Limits, MemoryBuckets, RedisBuckets, RequestLimiter
+from dbify.dataplane.project import Project, ProjectSettings
 from tests.fixtures.server import start_server, stop_server
 
 
@@ -44,14 +47,34 @@ def test_redis_buckets_are_shared() -> None:
 def test_limiter_headers_per_key_and_ip() -> None:
     async def run() -> None:
         limiter = RequestLimiter(MemoryBuckets(), Limits(per_key=None, per_ip=0.1, burst=1))
-        assert await limiter.check("p", "10.0.0.1", {}) is None
-        refused = await limiter.check("p", "10.0.0.1", {})
+        project = _project()
+        assert await limiter.check(project, "10.0.0.1", {}) is None
+        refused = await limiter.check(project, "10.0.0.1", {})
         assert refused is not None
         headers = dict(refused)
         assert headers[b"retry-after"] == b"10"
         assert b"ratelimit-limit" in headers
         assert b"ratelimit-reset" in headers
-        assert await limiter.check("p", "10.0.0.2", {}) is None  # another address
+        assert await limiter.check(project, "10.0.0.2", {}) is None  # another address
+
+    anyio.run(run)
+
+
+def _project(**settings: Any) -> Project:
+    """A project as the limiter sees it (no pool or schema needed)."""
+    return cast(Project, SimpleNamespace(id="p", settings=ProjectSettings(**settings),
+                                         key_rate_limits={}))  # fmt: skip
+
+
+def test_project_limits_override_the_instance() -> None:
+    async def run() -> None:
+        limiter = RequestLimiter(MemoryBuckets(), Limits(per_key=100.0, burst=100))
+        strict = _project(rate_limit_per_key=0.01, rate_limit_burst=1)
+        headers = {"authorization": "Bearer dbify_anon_x"}
+        assert await limiter.check(strict, None, headers) is None
+        assert await limiter.check(strict, None, headers) is not None
+        none_at_all = RequestLimiter(MemoryBuckets(), Limits())
+        assert await none_at_all.check(_project(), "10.0.0.1", headers) is None
 
     anyio.run(run)
 

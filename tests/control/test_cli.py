@@ -114,3 +114,45 @@ def test_create_with_owner(cli_env: dict[str, str], fixture_database_url: str) -
         return [(m.email, m.role) for m in found]
 
     assert asyncio.run(members()) == [("boss@example.com", "owner")]
+
+
+def test_access_roles_and_project_settings(
+    cli_env: dict[str, str], fixture_database_url: str, tmp_path: Path
+) -> None:
+    _invoke(cli_env, "migrate")
+    created = json.loads(
+        _invoke(cli_env, "projects", "create", "--name", "p", "--database-url",
+                fixture_database_url, "--json")
+    )  # fmt: skip
+    project = created["id"]
+    definition = tmp_path / "role.json"
+    definition.write_text(
+        json.dumps({"tables": {"publishers": {"privileges": ["select"], "row_filter": "id=eq.1"}}})
+    )
+    role = json.loads(
+        _invoke(cli_env, "access-roles", "create", project, "reader", "--definition",
+                f"@{definition}")
+    )  # fmt: skip
+    assert role["tables"]["publishers"]["row_filter"] == "id=eq.1"
+    assert "reader" in _invoke(cli_env, "access-roles", "list", project)
+    _invoke(cli_env, "access-roles", "replace", project, "reader", "--definition", '{"tables": {}}')
+    assert json.loads(_invoke(cli_env, "access-roles", "show", project, "reader"))["tables"] == {}
+    _invoke(cli_env, "access-roles", "delete", project, "reader")
+    assert json.loads(_invoke(cli_env, "access-roles", "list", project)) == []
+
+    secret = "s" * 48
+    shown = _invoke(
+        cli_env, "projects", "update", project, "--jwt-secret", secret, "--cors-origin",
+        "https://app.example", "--rate-limit-per-key", "5", "--max-body-bytes", "1000",
+    )  # fmt: skip
+    assert secret not in shown
+    out = json.loads(shown)
+    assert out["jwt_secret_set"] is True
+    assert out["config"]["cors_origins"] == ["https://app.example"]
+    assert out["config"]["rate_limit_per_key"] == 5
+    key = json.loads(
+        _invoke(cli_env, "keys", "create", project, "--name", "k", "--rate-limit", "2", "--json")
+    )
+    assert key["rate_limit_per_second"] == 2
+    updated = json.loads(_invoke(cli_env, "keys", "update", project, key["id"]))
+    assert updated["rate_limit_per_second"] is None

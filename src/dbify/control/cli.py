@@ -20,9 +20,9 @@ import orjson
 from pydantic import BaseModel, SecretStr
 
 from dbify.control.access import SYSTEM, Caller
-from dbify.control.api_keys.schemas import KeyCreate
+from dbify.control.api_keys.schemas import KeyCreate, KeyUpdate
 from dbify.control.plane import ControlPlane, open_control_plane
-from dbify.control.projects.schemas import ProjectCreate, ProjectCreated
+from dbify.control.projects.schemas import ProjectCreate, ProjectCreated, ProjectUpdate
 from dbify.control.users.store import UserStore
 from dbify.errors import DbifyError
 from dbify.metadata import metadata_url, open_metadata_store, run_migrations
@@ -186,6 +186,51 @@ def projects_show(project_id: str) -> None:
     _print_json(_with_plane(show))
 
 
+@projects.command("update")
+@click.argument("project_id")
+@click.option(
+    "--jwt-secret",
+    envvar="DBIFY_PROJECT_JWT_SECRET",
+    default=None,
+    help="The project's HS256/384/512 secret (>= 32 chars; '' removes it). Prefer the "
+    "DBIFY_PROJECT_JWT_SECRET environment variable to keep it out of the shell history.",
+)
+@click.option("--cors-origin", "cors_origins", multiple=True, help="Allowed origin (repeatable).")
+@click.option("--cors-credentials/--no-cors-credentials", default=None)
+@click.option("--max-rows", type=int, default=None)
+@click.option("--max-body-bytes", type=int, default=None)
+@click.option("--statement-timeout-ms", type=int, default=None)
+@click.option("--rate-limit-per-key", type=float, default=None, help="Requests/second.")
+@click.option("--rate-limit-per-ip", type=float, default=None, help="Requests/second.")
+@click.option("--rate-limit-burst", type=int, default=None)
+def projects_update(
+    project_id: str,
+    jwt_secret: str | None,
+    cors_origins: tuple[str, ...],
+    cors_credentials: bool | None,
+    max_rows: int | None,
+    max_body_bytes: int | None,
+    statement_timeout_ms: int | None,
+    rate_limit_per_key: float | None,
+    rate_limit_per_ip: float | None,
+    rate_limit_burst: int | None,
+) -> None:
+    """Change a project's settings (only the options given); prints it (secrets never)."""
+    given: dict[str, Any] = {
+        "jwt_secret": SecretStr(jwt_secret) if jwt_secret is not None else None,
+        "cors_origins": list(cors_origins) if cors_origins else None,
+        "cors_allow_credentials": cors_credentials,
+        "max_rows": max_rows,
+        "max_body_bytes": max_body_bytes,
+        "statement_timeout_ms": statement_timeout_ms,
+        "rate_limit_per_key": rate_limit_per_key,
+        "rate_limit_per_ip": rate_limit_per_ip,
+        "rate_limit_burst": rate_limit_burst,
+    }
+    change = ProjectUpdate(**{k: v for k, v in given.items() if v is not None})
+    _print_json(_with_plane(lambda plane: plane.projects.update(SYSTEM, project_id, change)))
+
+
 @projects.command("delete")
 @click.argument("project_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -207,15 +252,29 @@ def keys() -> None:
 @click.option("--name", required=True)
 @click.option("--role", default="anon", show_default=True, help="anon, service or a DB role.")
 @click.option("--expires-at", type=click.DateTime(), default=None, help="UTC expiry time.")
+@click.option("--rate-limit", type=float, default=None, help="This key's requests/second.")
+@click.option("--burst", type=int, default=None, help="This key's bucket size.")
 @click.option("--json", "as_json", is_flag=True)
 def keys_create(
-    project_id: str, name: str, role: str, expires_at: datetime | None, as_json: bool
+    project_id: str,
+    name: str,
+    role: str,
+    expires_at: datetime | None,
+    rate_limit: float | None,
+    burst: int | None,
+    as_json: bool,
 ) -> None:
     """Create a key and print its secret (shown once)."""
     from datetime import UTC
 
     expiry = expires_at.replace(tzinfo=UTC) if expires_at is not None else None
-    request = KeyCreate(name=name, role=role, expires_at=expiry)
+    request = KeyCreate(
+        name=name,
+        role=role,
+        expires_at=expiry,
+        rate_limit_per_second=rate_limit,
+        rate_limit_burst=burst,
+    )
     created = _with_plane(lambda plane: plane.keys.create(SYSTEM, project_id, request))
     if as_json:
         _print_json(created)
@@ -236,6 +295,17 @@ def keys_list(project_id: str, as_json: bool) -> None:
     for key in found:
         used = key.last_used_at.isoformat() if key.last_used_at else "never"
         click.echo(f"{key.id}  {key.prefix}…  {key.name}  {key.role}  last used {used}")
+
+
+@keys.command("update")
+@click.argument("project_id")
+@click.argument("key_id")
+@click.option("--rate-limit", type=float, default=None, help="Requests/second; omit: none.")
+@click.option("--burst", type=int, default=None, help="Bucket size; omit: the project's.")
+def keys_update(project_id: str, key_id: str, rate_limit: float | None, burst: int | None) -> None:
+    """Set a key's rate limit override (without --rate-limit: remove it)."""
+    change = KeyUpdate(rate_limit_per_second=rate_limit, rate_limit_burst=burst)
+    _print_json(_with_plane(lambda plane: plane.keys.update(SYSTEM, project_id, key_id, change)))
 
 
 @keys.command("revoke")

@@ -16,6 +16,7 @@ import asyncpg
 
 from dbify.auth.api_keys import KeyRing
 from dbify.auth.jwt import JwtVerifier
+from dbify.dataplane.cors import CorsPolicy
 from dbify.dataplane.plan.access import AccessPolicy
 from dbify.dataplane.statement_cache import StatementCache
 from dbify.schema.model import SchemaSnapshot
@@ -34,6 +35,13 @@ class ProjectSettings:
     allow_unfiltered_mutations: bool = False
     max_write_rows: int = 10_000
     statement_cache_size: int = 512
+    cors_origins: tuple[str, ...] = ("*",)
+    cors_allow_credentials: bool = False
+    # Requests per second per credential / per client address, and the bucket size;
+    # None: the instance-wide setting (backends/ratelimit).
+    rate_limit_per_key: float | None = None
+    rate_limit_per_ip: float | None = None
+    rate_limit_burst: int | None = None
 
 
 @dataclass(slots=True)
@@ -53,10 +61,14 @@ class Project:
     jwt: JwtVerifier | None = None  # set when the project accepts JWTs (auth/jwt.py)
     # RBAC access roles by name (dataplane/plan/access.py), named by keys and JWTs.
     access_roles: Mapping[str, AccessPolicy] = field(default_factory=dict)
+    # Per-key rate limit overrides by key hash (auth.api_keys.hash_api_key): (rate, burst).
+    key_rate_limits: Mapping[str, tuple[float, int | None]] = field(default_factory=dict)
     statements: StatementCache = field(init=False)
+    cors: CorsPolicy = field(init=False)
 
     def __post_init__(self) -> None:
         self.statements = StatementCache(self.settings.statement_cache_size)
+        self.cors = CorsPolicy.of(self.settings.cors_origins, self.settings.cors_allow_credentials)
 
 
 class ProjectDirectory(Protocol):

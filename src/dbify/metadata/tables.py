@@ -88,6 +88,8 @@ projects = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("schema_loaded_at", UtcDateTime, nullable=True),
     sa.Column("schema_catalog", sa.Text, nullable=True),
+    # The project's own HS256/384/512 JWT secret, sealed (SecretBox); None: not set.
+    sa.Column("jwt_secret_sealed", sa.Text, nullable=True),
 )
 
 project_members = sa.Table(
@@ -124,6 +126,9 @@ api_keys = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Column("last_used_at", UtcDateTime, nullable=True),
+    # Rate limit override for this key (requests per second, bucket size); None: project's.
+    sa.Column("rate_limit_per_second", sa.Float, nullable=True),
+    sa.Column("rate_limit_burst", sa.Integer, nullable=True),
 )
 
 # RBAC access roles (control/access_roles): the definition is the API's JSON body.

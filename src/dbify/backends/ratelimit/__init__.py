@@ -5,6 +5,8 @@ request takes one. ``MemoryBuckets`` is the default (one process); ``RedisBucket
 shares buckets between instances with one atomic Lua call per check (keys expire
 when full). ``RequestLimiter`` applies a per-key and a per-client-address limit to a
 data API request and answers 429 with ``Retry-After`` and ``RateLimit-*`` headers.
+Limits come from the instance settings, overridden per project (``ProjectSettings``)
+and per API key (``Project.key_rate_limits``, by key hash).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dbify.settings import Settings
+
+if TYPE_CHECKING:
+    from dbify.dataplane.project import Project
 
 __all__ = [
     "Decision",
@@ -117,39 +122,51 @@ class RequestLimiter:
         self.defaults = defaults
 
     async def check(
-        self, project_id: str, client_ip: str | None, headers: Mapping[str, str]
+        self, project: Project, client_ip: str | None, headers: Mapping[str, str]
     ) -> list[tuple[bytes, bytes]] | None:
         """None when allowed; else the headers of the 429 response."""
-        limits = self.defaults
-        checks: list[tuple[str, float]] = []
-        credential = headers.get("authorization") or headers.get("apikey")
-        if limits.per_key is not None and credential:
-            digest = hashlib.sha256(credential.encode()).hexdigest()[:32]
-            checks.append((f"{project_id}:k:{digest}", limits.per_key))
-        if limits.per_ip is not None and client_ip:
-            checks.append((f"{project_id}:ip:{client_ip}", limits.per_ip))
-        for key, rate in checks:
-            decision = await self.buckets.take(key, rate, limits.burst)
+        defaults, settings = self.defaults, project.settings
+        per_key = settings.rate_limit_per_key or defaults.per_key
+        per_ip = settings.rate_limit_per_ip or defaults.per_ip
+        burst = settings.rate_limit_burst or defaults.burst
+        checks: list[tuple[str, float, int]] = []
+        credential = _credential(headers)
+        if credential:
+            digest = hashlib.sha256(credential.encode()).hexdigest()
+            override = project.key_rate_limits.get(digest) if project.key_rate_limits else None
+            if override is not None:
+                checks.append((f"{project.id}:k:{digest[:32]}", override[0], override[1] or burst))
+            elif per_key is not None:
+                checks.append((f"{project.id}:k:{digest[:32]}", per_key, burst))
+        if per_ip is not None and client_ip:
+            checks.append((f"{project.id}:ip:{client_ip}", per_ip, burst))
+        for key, rate, size in checks:
+            decision = await self.buckets.take(key, rate, size)
             if not decision.allowed:
                 retry = max(1, math.ceil(decision.retry_after))
                 return [
                     (b"retry-after", str(retry).encode()),
-                    (b"ratelimit-limit", str(limits.burst).encode()),
+                    (b"ratelimit-limit", str(size).encode()),
                     (b"ratelimit-remaining", b"0"),
                     (b"ratelimit-reset", str(retry).encode()),
-                    (
-                        b"ratelimit-policy",
-                        f"{limits.burst};w={math.ceil(limits.burst / rate)}".encode(),
-                    ),
+                    (b"ratelimit-policy", f"{size};w={math.ceil(size / rate)}".encode()),
                 ]
         return None
 
 
-def request_limiter(settings: Settings) -> RequestLimiter | None:
-    """The limiter ``settings.auth`` asks for (Redis when a URL is given), or None."""
+def _credential(headers: Mapping[str, str]) -> str | None:
+    """The presented key or token (a bearer's token without its scheme)."""
+    value = headers.get("authorization")
+    if value is not None and value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return value or headers.get("apikey")
+
+
+def request_limiter(settings: Settings) -> RequestLimiter:
+    """The limiter with ``settings.auth``'s defaults (Redis when a URL is given). It is
+    always built, since projects and keys may set limits of their own; a request with
+    no limit anywhere costs a few attribute reads."""
     auth = settings.auth
-    if auth.rate_limit_per_key is None and auth.rate_limit_per_ip is None:
-        return None
     buckets: RateLimiter = (
         RedisBuckets(auth.rate_limit_redis_url) if auth.rate_limit_redis_url else MemoryBuckets()
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from dbify.control.api_keys.schemas import KeyCreate, KeyCreated, KeyOut, KeyRotate
+from dbify.control.api_keys.schemas import KeyCreate, KeyCreated, KeyOut, KeyRotate, KeyUpdate
 from dbify.control.plane import ControlPlane, get_plane
 from dbify.control.projects.schemas import Page
 from dbify.control.users.routes import CurrentCaller
@@ -35,6 +35,14 @@ async def list_keys(
     return Page[KeyOut](
         items=keys[offset : offset + limit], total=len(keys), limit=limit, offset=offset
     )
+
+
+@router.patch("/{key_id}")
+async def update_key(
+    project_id: str, key_id: str, body: KeyUpdate, caller: CurrentCaller, plane: Plane
+) -> KeyOut:
+    """Set the key's rate limit override (nulls: the project's limits apply)."""
+    return await plane.keys.update(caller, project_id, key_id, body)
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,21 @@ class KeyCreate(BaseModel):
         description="'anon', 'service', or the name of a database role the key runs as.",
     )
     expires_at: datetime | None = Field(None, description="When the key stops working.")
+    rate_limit_per_second: float | None = Field(
+        None, gt=0, description="This key's rate limit (None: the project's per-key limit)."
+    )
+    rate_limit_burst: int | None = Field(
+        None, ge=1, description="This key's bucket size (None: the project's)."
+    )
+
+
+class KeyUpdate(BaseModel):
+    """A key's rate limit override; null fields remove it (the project's limit applies)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit_per_second: float | None = Field(None, gt=0)
+    rate_limit_burst: int | None = Field(None, ge=1)
 
 
 class KeyRotate(BaseModel):
@@ -36,6 +51,8 @@ class KeyOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    rate_limit_per_second: float | None = None
+    rate_limit_burst: int | None = None
 
 
 class KeyCreated(KeyOut):

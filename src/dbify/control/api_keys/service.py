@@ -9,11 +9,12 @@ rings follow without a database lookup per request.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from dbify.control.access import Caller
 from dbify.control.api_keys.issue import new_key_record
-from dbify.control.api_keys.schemas import KeyCreate, KeyCreated, KeyOut
+from dbify.control.api_keys.schemas import KeyCreate, KeyCreated, KeyOut, KeyUpdate
 from dbify.control.api_keys.store import KeyRecord, KeyStore
 from dbify.control.errors import ControlCodes, control_error
 from dbify.control.projects.service import ProjectListener, ProjectService
@@ -34,6 +35,8 @@ def _out(record: KeyRecord) -> KeyOut:
         created_at=record.created_at,
         expires_at=record.expires_at,
         last_used_at=record.last_used_at,
+        rate_limit_per_second=record.rate_limit_per_second,
+        rate_limit_burst=record.rate_limit_burst,
     )
 
 
@@ -55,6 +58,11 @@ class KeyService:
         if request.expires_at is not None and request.expires_at.tzinfo is None:
             raise control_error(ControlCodes.INVALID_REQUEST, "expires_at needs a time zone")
         record, secret = new_key_record(project_id, request.name, request.role, request.expires_at)
+        record = replace(
+            record,
+            rate_limit_per_second=request.rate_limit_per_second,
+            rate_limit_burst=request.rate_limit_burst,
+        )
         await self._store.insert(record)
         await self._listener.project_changed(project_id)
         return KeyCreated(**_out(record).model_dump(), key=secret)
@@ -62,6 +70,21 @@ class KeyService:
     async def list(self, caller: Caller, project_id: str) -> list[KeyOut]:
         await self._projects.require_role(caller, project_id, "viewer")
         return [_out(r) for r in await self._store.of_project(project_id)]
+
+    async def update(
+        self, caller: Caller, project_id: str, key_id: str, change: KeyUpdate
+    ) -> KeyOut:
+        """Set (or, with nulls, remove) the key's rate limit override."""
+        await self._projects.require_role(caller, project_id, "admin")
+        found = await self._store.set_rate_limit(
+            project_id, key_id, change.rate_limit_per_second, change.rate_limit_burst
+        )
+        if not found:
+            raise control_error(ControlCodes.NOT_FOUND, f"Key '{key_id}' not found")
+        await self._listener.project_changed(project_id)
+        record = await self._store.get(project_id, key_id)
+        assert record is not None
+        return _out(record)
 
     async def revoke(self, caller: Caller, project_id: str, key_id: str) -> None:
         await self._projects.require_role(caller, project_id, "admin")
@@ -78,6 +101,11 @@ class KeyService:
         if old is None:
             raise control_error(ControlCodes.NOT_FOUND, f"Key '{key_id}' not found")
         record, secret = new_key_record(project_id, old.name, old.role, old.expires_at)
+        record = replace(
+            record,
+            rate_limit_per_second=old.rate_limit_per_second,
+            rate_limit_burst=old.rate_limit_burst,
+        )
         await self._store.insert(record)
         grace_end = _now() + timedelta(seconds=grace_seconds)
         if old.expires_at is None or old.expires_at > grace_end:

@@ -24,6 +24,8 @@ class KeyRecord:
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    rate_limit_per_second: float | None = None  # None: the project's limit
+    rate_limit_burst: int | None = None
 
 
 def _record(row: sa.Row[Any]) -> KeyRecord:
@@ -59,6 +61,17 @@ class KeyStore:
     async def delete(self, project_id: str, key_id: str) -> bool:
         query = api_keys.delete().where(
             api_keys.c.project_id == project_id, api_keys.c.id == key_id
+        )
+        async with self._engine.begin() as conn:
+            return bool((await conn.execute(query)).rowcount)
+
+    async def set_rate_limit(
+        self, project_id: str, key_id: str, per_second: float | None, burst: int | None
+    ) -> bool:
+        query = (
+            api_keys.update()
+            .where(api_keys.c.project_id == project_id, api_keys.c.id == key_id)
+            .values(rate_limit_per_second=per_second, rate_limit_burst=burst)
         )
         async with self._engine.begin() as conn:
             return bool((await conn.execute(query)).rowcount)

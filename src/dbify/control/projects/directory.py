@@ -202,21 +202,27 @@ class StoreProjectDirectory:
             max_rows=config.max_rows,
             anon_role=config.anon_role or self._settings.api.anon_role,
             statement_timeout_ms=config.statement_timeout_ms,
-            max_body_bytes=self._settings.api.max_body_bytes,
+            max_body_bytes=config.max_body_bytes or self._settings.api.max_body_bytes,
             max_write_rows=self._settings.api.max_write_rows,
             pool_timeout_seconds=self._settings.database.pool_timeout_seconds,
             allow_unfiltered_mutations=(
                 config.allow_unfiltered_writes or self._settings.api.allow_unfiltered_mutations
             ),
             statement_cache_size=self._settings.api.statement_cache_size,
+            cors_origins=tuple(config.cors_origins),
+            cors_allow_credentials=config.cors_allow_credentials,
+            rate_limit_per_key=config.rate_limit_per_key,
+            rate_limit_per_ip=config.rate_limit_per_ip,
+            rate_limit_burst=config.rate_limit_burst,
         )
 
-    def _jwt(self, config: ProjectConfig) -> JwtVerifier | None:
-        """The project's JWT verifier: its own key source if configured, else the
-        instance-wide ``settings.auth`` (what ``dbify serve --database-url`` uses)."""
-        if not (config.jwks_url or config.oidc_issuer or config.jwks):
+    def _jwt(self, config: ProjectConfig, secret: str | None) -> JwtVerifier | None:
+        """The project's JWT verifier: its own secret or key source if configured, else
+        the instance-wide ``settings.auth`` (what ``dbify serve --database-url`` uses)."""
+        if not (secret or config.jwks_url or config.oidc_issuer or config.jwks):
             return jwt_verifier(self._settings)
         verifier = JwtConfig(
+            secret=secret,
             jwks=config.jwks,
             jwks_url=config.jwks_url,
             oidc_issuer=config.oidc_issuer,
@@ -249,13 +255,22 @@ class StoreProjectDirectory:
             return
         try:
             url = self._box.decrypt(record.database_url_sealed)
+            jwt_secret = (
+                self._box.decrypt(record.jwt_secret_sealed) if record.jwt_secret_sealed else None
+            )
             snapshot = snapshot_from_catalog(record.schema_catalog, record.schemas)
         except (SecretBoxError, ValueError, KeyError, TypeError) as exc:
             _log.error("project %s cannot be loaded: %s", record.id, type(exc).__name__)
             await self.project_removed(record.id)
             return
         config = ProjectConfig(**record.settings)
-        keys = _ProjectKeyRing(await self._keys.of_project(record.id), self._record_use)
+        key_records = await self._keys.of_project(record.id)
+        keys = _ProjectKeyRing(key_records, self._record_use)
+        key_limits = {
+            k.key_hash: (k.rate_limit_per_second, k.rate_limit_burst)
+            for k in key_records
+            if k.rate_limit_per_second is not None
+        }
         policies = await self._policies(record)
         pgbouncer = (
             self._settings.database.pgbouncer if config.pgbouncer is None else config.pgbouncer
@@ -286,8 +301,9 @@ class StoreProjectDirectory:
                 snapshot=snapshot,
                 keys=keys,
                 settings=self._project_settings(record, config),
-                jwt=self._jwt(config),
+                jwt=self._jwt(config, jwt_secret),
                 access_roles=policies,
+                key_rate_limits=key_limits,
             )
             self._live[record.id] = _Live(project, pool, pool_key)
         if previous is not None and not reuse:

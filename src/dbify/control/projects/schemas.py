@@ -32,7 +32,26 @@ class ProjectConfig(BaseModel):
 
     max_rows: int | None = Field(None, ge=1, description="Rows a read returns at most.")
     statement_timeout_ms: int = Field(10_000, ge=0, description="Per request; 0 disables.")
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins browsers may call the data API from (scheme://host[:port]); "
+        "'*' for any.",
+    )
+    cors_allow_credentials: bool = Field(
+        False, description="Answer Access-Control-Allow-Credentials (origin echoed, never '*')."
+    )
+    max_body_bytes: int | None = Field(
+        None, ge=1, description="Largest request body (None: settings.api.max_body_bytes)."
+    )
+    rate_limit_per_key: float | None = Field(
+        None, gt=0, description="Requests per second per key or token (None: instance's)."
+    )
+    rate_limit_per_ip: float | None = Field(
+        None, gt=0, description="Requests per second per client address (None: instance's)."
+    )
+    rate_limit_burst: int | None = Field(
+        None, ge=1, description="Token bucket size (None: instance's)."
+    )
     allow_unfiltered_writes: bool = Field(False, description="Allow PATCH/DELETE without filter.")
     pool_size: int = Field(10, ge=1, le=100, description="Connections this project may open.")
     anon_role: str | None = Field(None, description="Database role the anon key runs as.")
@@ -77,6 +96,16 @@ class ProjectUpdate(BaseModel):
     max_rows: int | None = Field(None, ge=1)
     statement_timeout_ms: int | None = Field(None, ge=0)
     cors_origins: list[str] | None = None
+    cors_allow_credentials: bool | None = None
+    max_body_bytes: int | None = Field(None, ge=1)
+    rate_limit_per_key: float | None = Field(None, gt=0)
+    rate_limit_per_ip: float | None = Field(None, gt=0)
+    rate_limit_burst: int | None = Field(None, ge=1)
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="The project's own HS256/384/512 secret (at least 32 characters), stored "
+        "encrypted and never returned; an empty string removes it.",
+    )
     allow_unfiltered_writes: bool | None = None
     pool_size: int | None = Field(None, ge=1, le=100)
     anon_role: str | None = None
@@ -97,6 +126,7 @@ class ProjectOut(BaseModel):
     schemas: list[str]
     config: ProjectConfig
     paused: bool
+    jwt_secret_set: bool = Field(False, description="A project JWT secret is stored.")
     created_at: datetime
     updated_at: datetime
     role: MemberRole | None = Field(None, description="The caller's role in the project.")

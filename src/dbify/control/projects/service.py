@@ -13,6 +13,8 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pydantic import SecretStr
+
 from dbify.control.access import Caller, ProjectRole, role_allows
 from dbify.control.api_keys.issue import new_key_record
 from dbify.control.api_keys.store import KeyStore
@@ -35,6 +37,7 @@ from dbify.errors import DbifyError
 from dbify.secrets_box import SecretBox
 
 _CONFIG_FIELDS = set(ProjectConfig.model_fields)
+_MIN_JWT_SECRET = 32  # characters, as PostgREST requires
 
 
 class ProjectListener(Protocol):
@@ -97,6 +100,7 @@ class ProjectService:
             schemas=list(record.schemas),
             config=ProjectConfig(**record.settings),
             paused=record.paused,
+            jwt_secret_set=record.jwt_secret_sealed is not None,
             created_at=record.created_at,
             updated_at=record.updated_at,
             role=role,
@@ -176,6 +180,8 @@ class ProjectService:
         settings = dict(record.settings)
         settings.update({k: v for k, v in given.items() if k in _CONFIG_FIELDS})
         values["settings"] = ProjectConfig(**settings).model_dump()
+        if change.jwt_secret is not None:
+            values["jwt_secret_sealed"] = self._sealed_jwt_secret(change.jwt_secret)
         url_changed = change.database_url is not None
         if url_changed or change.schemas is not None:
             url = (
@@ -198,6 +204,18 @@ class ProjectService:
         updated = await self._store.get(project_id)
         assert updated is not None
         return self._out(updated, role)
+
+    def _sealed_jwt_secret(self, given: SecretStr) -> str | None:
+        """The secret sealed for storage; None (removed) for an empty string."""
+        secret = given.get_secret_value()
+        if not secret:
+            return None
+        if len(secret) < _MIN_JWT_SECRET:
+            raise control_error(
+                ControlCodes.INVALID_REQUEST,
+                f"jwt_secret needs at least {_MIN_JWT_SECRET} characters",
+            )
+        return self._box.encrypt(secret)
 
     async def set_paused(self, caller: Caller, project_id: str, paused: bool) -> ProjectOut:
         _, role = await self.require_role(caller, project_id, "admin")

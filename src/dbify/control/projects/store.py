@@ -32,6 +32,7 @@ class ProjectRecord:
     last_error: str | None
     schema_loaded_at: datetime | None
     schema_catalog: str | None
+    jwt_secret_sealed: str | None = None  # ciphertext (SecretBox), like the URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ def _record(row: sa.Row[Any]) -> ProjectRecord:
         last_error=m["last_error"],
         schema_loaded_at=m["schema_loaded_at"],
         schema_catalog=m["schema_catalog"],
+        jwt_secret_sealed=m["jwt_secret_sealed"],
     )
 
 

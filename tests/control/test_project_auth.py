@@ -1,0 +1,193 @@
+"""Per-project CORS, JWT secrets, rate limits and body size through the management API,
+checked on the live data API (metadata on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+
+from dbify.backends.ratelimit import Limits, MemoryBuckets, RequestLimiter
+from dbify.settings import Settings
+from tests.fixtures.control import Control, open_control, sign_up_and_token
+
+pytestmark = pytest.mark.anyio
+
+SECRET_A = "a" * 64
+SECRET_B = "b" * 64
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def _project(c: Control, token: str, url: str, **config: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": "p", "database_url": url}
+    if config:
+        body["config"] = config
+    response = await c.api.post("/projects", json=body, headers=_auth(token))
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_cors_per_project(
+    control_settings: Callable[..., Settings], fixture_database_url: str
+) -> None:
+    async with open_control(control_settings()) as c:
+        token = await sign_up_and_token(c.api)
+        default = await _project(c, token, fixture_database_url)
+        strict = await _project(
+            c,
+            token,
+            fixture_database_url,
+            cors_origins=["https://app.example"],
+            cors_allow_credentials=True,
+        )
+        url = f"/p/{default['id']}/rest/v1/publishers"
+        response = await c.data.get(
+            url, headers={"apikey": default["anon_key"], "origin": "https://x.example"}
+        )
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in response.headers
+
+        url = f"/p/{strict['id']}/rest/v1/publishers"
+        allowed = {"apikey": strict["anon_key"], "origin": "https://app.example"}
+        response = await c.data.get(url, headers={**allowed, "prefer": "count=exact"})
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "https://app.example"
+        assert response.headers["access-control-allow-credentials"] == "true"
+        assert response.headers["vary"] == "Origin"
+        exposed = response.headers["access-control-expose-headers"]
+        assert "Content-Range" in exposed
+        assert "Location" in exposed
+        assert "Preference-Applied" in exposed
+        assert "X-Request-Id" in exposed
+
+        other = {"apikey": strict["anon_key"], "origin": "https://evil.example"}
+        response = await c.data.get(url, headers=other)
+        assert "access-control-allow-origin" not in response.headers
+        assert response.headers["vary"] == "Origin"
+
+        preflight = {"origin": "https://app.example", "access-control-request-method": "POST"}
+        response = await c.data.options(url, headers=preflight)
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "https://app.example"
+        assert "apikey" in response.headers["access-control-allow-headers"]
+        assert response.headers["access-control-allow-credentials"] == "true"
+        response = await c.data.options(
+            url, headers={**preflight, "origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in response.headers
+
+        # Changing the origins applies at once.
+        response = await c.api.patch(
+            f"/projects/{strict['id']}", json={"cors_origins": ["*"], "cors_allow_credentials": False},
+            headers=_auth(token),
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        response = await c.data.get(url, headers=other)
+        assert response.headers["access-control-allow-origin"] == "*"
+
+
+async def test_project_jwt_secret(
+    control_settings: Callable[..., Settings], fixture_database_url: str
+) -> None:
+    async with open_control(control_settings()) as c:
+        token = await sign_up_and_token(c.api)
+        a = await _project(c, token, fixture_database_url)
+        b = await _project(c, token, fixture_database_url)
+        for project, secret in ((a, SECRET_A), (b, SECRET_B)):
+            response = await c.api.patch(
+                f"/projects/{project['id']}", json={"jwt_secret": secret}, headers=_auth(token)
+            )
+            assert response.status_code == 200, response.text
+            assert secret not in response.text
+            assert response.json()["jwt_secret_set"] is True
+        shown = await c.api.get(f"/projects/{a['id']}", headers=_auth(token))
+        assert SECRET_A not in shown.text
+        assert "jwt_secret_set" in shown.text
+
+        claims = {"sub": "u1", "exp": int(time.time()) + 60}
+        for algorithm in ("HS256", "HS384", "HS512"):
+            signed = jwt.encode(claims, SECRET_A, algorithm=algorithm)
+            on_a = await c.data.get(f"/p/{a['id']}/rest/v1/publishers", headers=_auth(signed))
+            assert on_a.status_code == 200, on_a.text
+            on_b = await c.data.get(f"/p/{b['id']}/rest/v1/publishers", headers=_auth(signed))
+            assert on_b.status_code == 401
+            assert "www-authenticate" in on_b.headers
+
+        short = await c.api.patch(
+            f"/projects/{a['id']}", json={"jwt_secret": "short"}, headers=_auth(token)
+        )
+        assert short.status_code == 400
+        removed = await c.api.patch(
+            f"/projects/{a['id']}", json={"jwt_secret": ""}, headers=_auth(token)
+        )
+        assert removed.json()["jwt_secret_set"] is False
+        signed = jwt.encode(claims, SECRET_A, algorithm="HS256")
+        gone = await c.data.get(f"/p/{a['id']}/rest/v1/publishers", headers=_auth(signed))
+        assert gone.status_code == 401
+        record = await c.plane.projects._store.get(b["id"])
+        assert record is not None
+        assert record.jwt_secret_sealed is not None
+        assert SECRET_B not in record.jwt_secret_sealed  # sealed at rest
+
+
+async def test_rate_limits_per_project_and_key(
+    control_settings: Callable[..., Settings], fixture_database_url: str
+) -> None:
+    async with open_control(control_settings()) as c:
+        app: Any = c.data._transport.app  # type: ignore[attr-defined]
+        app.limiter = RequestLimiter(MemoryBuckets(), Limits())  # no instance-wide limit
+        token = await sign_up_and_token(c.api)
+        limited = await _project(
+            c, token, fixture_database_url, rate_limit_per_key=0.01, rate_limit_burst=2
+        )
+        free = await _project(c, token, fixture_database_url)
+        response = await c.api.post(
+            f"/projects/{limited['id']}/keys",
+            json={"name": "big", "rate_limit_per_second": 0.01, "rate_limit_burst": 4},
+            headers=_auth(token),
+        )
+        assert response.status_code == 201, response.text
+        big = response.json()
+        assert big["rate_limit_burst"] == 4
+
+        async def get(project: dict[str, Any], key: str) -> int:
+            url = f"/p/{project['id']}/rest/v1/publishers"
+            return (await c.data.get(url, headers={"apikey": key})).status_code
+
+        assert [await get(limited, limited["anon_key"]) for _ in range(3)] == [200, 200, 429]
+        refused = await c.data.get(
+            f"/p/{limited['id']}/rest/v1/publishers", headers={"apikey": limited["anon_key"]}
+        )
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["ratelimit-limit"] == "2"
+        assert [await get(limited, big["key"]) for _ in range(5)] == [200] * 4 + [429]
+        assert [await get(free, free["anon_key"]) for _ in range(5)] == [200] * 5
+
+        # The override can be removed (the project's limit then applies to a fresh bucket
+        # size) and the record shows it.
+        response = await c.api.patch(
+            f"/projects/{limited['id']}/keys/{big['id']}", json={}, headers=_auth(token)
+        )
+        assert response.status_code == 200
+        assert response.json()["rate_limit_per_second"] is None
+
+
+async def test_max_body_bytes_per_project(
+    control_settings: Callable[..., Settings], fixture_database_url: str
+) -> None:
+    async with open_control(control_settings()) as c:
+        token = await sign_up_and_token(c.api)
+        project = await _project(c, token, fixture_database_url, max_body_bytes=64)
+        response = await c.data.post(
+            f"/p/{project['id']}/rest/v1/publishers",
+            headers={"apikey": project["service_key"], "content-type": "application/json"},
+            content=b'{"name": "' + b"x" * 100 + b'"}',
+        )
+        assert response.status_code == 413
