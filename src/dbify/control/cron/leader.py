@@ -65,5 +65,8 @@ class LeaderLock:
     async def release(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                await self._conn.close()  # closing the session releases the lock
+                # Invalidate rather than close: a pooled connection would keep the
+                # session, and with it the lock. Ending the session releases it.
+                await self._conn.invalidate()
+                await self._conn.close()
             self._conn = None
