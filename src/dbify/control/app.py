@@ -13,6 +13,9 @@ from dbify import __version__
 from dbify.control.access_roles.routes import router as access_roles_router
 from dbify.control.analytics.routes import router as analytics_router
 from dbify.control.api_keys.routes import router as keys_router
+from dbify.control.audit.middleware import AuditRecorder
+from dbify.control.audit.routes import router as audit_router
+from dbify.control.audit.store import AuditStore
 from dbify.control.cron.routes import router as cron_router
 from dbify.control.errors import install_error_handlers
 from dbify.control.explorer.routes import router as explorer_router
@@ -56,6 +59,8 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         explorer_router,
         lint_router,
         search_router,
+        audit_router,
     ):
         app.include_router(router, prefix="/v1")
+    app.add_middleware(AuditRecorder, store=AuditStore(plane.store.engine))
     return app

@@ -304,7 +304,6 @@ saved_queries = sa.Table(
     sa.UniqueConstraint("project_id", "name", name="uq_saved_queries_project_name"),
 )
 
-
 search_indexes = sa.Table(
     "search_indexes",
     metadata,
@@ -341,4 +340,20 @@ notification_preferences = sa.Table(
     ),
     sa.Column("schema_changes", sa.String(16), nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The audit log (control/audit): management API calls that change something. No foreign
+# keys: the trail outlives the users and projects it mentions.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("user_id", sa.String(32), nullable=True, index=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("project_id", sa.String(32), nullable=True, index=True),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("client_ip", sa.String(64), nullable=False),
 )

@@ -35,6 +35,12 @@ Plane = Annotated[ControlPlane, Depends(get_plane)]
 
 
 async def current_caller(request: Request, plane: Plane) -> Caller:
+    caller = await _authenticate(request, plane)
+    request.state.caller = caller  # who made the call, for the audit log (control/audit)
+    return caller
+
+
+async def _authenticate(request: Request, plane: Plane) -> Caller:
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")
