@@ -278,6 +278,14 @@ class SearchSettings(BaseModel):
     sync_interval_seconds: float = Field(
         30.0, gt=0, description="How often every index catches up with its table."
     )
+    push_debounce_seconds: float = Field(
+        0.2, ge=0, description="Wait after a data API write before re-indexing its rows "
+        "(a burst becomes one pass); direct DB writes wait for the periodic sync.",
+    )
+    pgvector_url: SecretStr | None = Field(
+        None, description="postgresql://… of a Dbify-owned database with pgvector: store "
+        "vectors there instead of LanceDB (never the user's database).",
+    )
     batch_size: int = Field(1000, ge=1, description="Rows per backfill batch.")
     max_candidates: int = Field(
         1000, ge=10, description="Matches re-checked against the database per search."

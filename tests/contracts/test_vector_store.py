@@ -1,14 +1,21 @@
-"""The contract every vector store keeps (LanceDB here)."""
+"""The contract every vector store keeps: LanceDB, and pgvector in an embedded PostgreSQL
+(the ``pgserver`` package bundles PG 16 + pgvector; Debian has no pgvector package for
+PG 15) or the server named by ``DBIFY_TEST_PGVECTOR_URL``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import os
+import tempfile
+import warnings
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dbify.backends.vectors import VectorStore
 from dbify.backends.vectors.lance import LanceVectorStore
+from dbify.backends.vectors.pgvector import PgVectorStore
 
 pytestmark = pytest.mark.anyio
 
@@ -20,10 +27,38 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["lancedb"])
-async def store(tmp_path: Path) -> AsyncIterator[VectorStore]:
-    made = LanceVectorStore(tmp_path / "vectors")
-    yield made
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """A PostgreSQL with pgvector, owned by the tests (never a user database)."""
+    configured = os.environ.get("DBIFY_TEST_PGVECTOR_URL")
+    if configured:
+        yield configured
+        return
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR as root
+        warnings.simplefilter("ignore")
+        try:
+            from pgserver.postgres_server import get_server
+        except ImportError:
+            pytest.skip("needs a pgvector server: pgserver or DBIFY_TEST_PGVECTOR_URL")
+        data = Path(tempfile.mkdtemp(prefix="dbify-pgvector-"))
+        server: Any = get_server(data, cleanup_mode="stop")
+    try:
+        yield str(server.get_uri("postgres"))
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(params=["lancedb", "pgvector"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
+    made: VectorStore
+    if request.param == "pgvector":
+        url = request.getfixturevalue("pgvector_url")
+        made = PgVectorStore(url)
+        yield made
+        await made.drop("books")
+    else:
+        made = LanceVectorStore(tmp_path / "vectors")
+        yield made
     await made.close()
 
 

@@ -97,6 +97,10 @@ def build_search_backends(
         from dbify.backends.embeddings.minilm import MiniLmEmbedder
 
         embedder = MiniLmEmbedder()
+    if config.pgvector_url is not None:
+        from dbify.backends.vectors.pgvector import PgVectorStore
+
+        return text, PgVectorStore(config.pgvector_url.get_secret_value()), embedder
     from dbify.backends.vectors.lance import LanceVectorStore
 
     return text, LanceVectorStore(settings.data_dir / "search" / "vectors"), embedder

@@ -31,6 +31,7 @@ from dbify.control.observability import instrument
 from dbify.control.plane import ControlPlane, open_control_plane
 from dbify.control.projects.schemas import ProjectCreate
 from dbify.control.search.runtime import start_search
+from dbify.dataplane.changes import fan_out
 from dbify.errors import DbifyError
 from dbify.schema_watch import SchemaWatch, start_schema_watch
 from dbify.settings import Settings
@@ -125,6 +126,8 @@ async def serve_platform(
         if schema_watch is not None:  # a request failing on an unknown name: look now
             app.on_stale_schema = schema_watch.recheck
         automation = await start_automation(plane, app, management, bus)
+        if search is not None:  # data API writes reach the indexes too (and webhooks)
+            app.changes = fan_out(app.changes, search.updates)
 
         def on_listening(bound: int) -> None:
             if not settings.server.public_url:

@@ -7,6 +7,7 @@ What is known without extra queries: the rows the client asked back
 (``return=representation``: ``rows_json``), else the body it sent (``payload_json``: new
 rows of an insert, the new values of an update) and the primary keys of up to two rows.
 Old rows of an update/delete are not read (that would cost a query per write).
+Several listeners (webhooks, search indexes) share one sink through ``fan_out``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["ChangeSink", "Operation", "RowChange"]
+__all__ = ["ChangeSink", "Operation", "RowChange", "fan_out"]
 
 Operation = Literal["insert", "update", "delete"]
 
@@ -33,3 +34,26 @@ class RowChange:
 
 class ChangeSink(Protocol):
     def row_changed(self, change: RowChange) -> None: ...
+
+
+class _FanOut:
+    def __init__(self, sinks: tuple[ChangeSink, ...]) -> None:
+        self.sinks = sinks
+
+    def row_changed(self, change: RowChange) -> None:
+        for sink in self.sinks:
+            sink.row_changed(change)
+
+
+def fan_out(*sinks: ChangeSink | None) -> ChangeSink | None:
+    """One sink telling every given one (Nones skipped; nested fan-outs flattened);
+    None when there is none, the sink itself when there is one."""
+    flat: list[ChangeSink] = []
+    for sink in sinks:
+        if isinstance(sink, _FanOut):
+            flat.extend(sink.sinks)
+        elif sink is not None:
+            flat.append(sink)
+    if not flat:
+        return None
+    return flat[0] if len(flat) == 1 else _FanOut(tuple(flat))

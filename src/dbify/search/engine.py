@@ -8,8 +8,10 @@ and a vector store. It keeps indexes in sync three ways:
   swapped in atomically (searches keep using the old version meanwhile);
 - ``refresh``: catch-up of rows changed since the last pass (``xmin`` watermark) and
   removal of deleted rows (key-set comparison); the first refresh is a rebuild;
+- ``refresh_keys``: re-read just the rows with these keys (writes made through the
+  data API, pushed by ``dbify.search.updates``: searchable within a fraction of a second);
 - a background loop (``start_sync``) that refreshes every index periodically, which
-  covers writes made through Dbify and directly in the database alike.
+  covers writes made directly in the database (and anything a push missed).
 
 Ranking only: rows are read back by the search endpoint with the caller's role.
 """
@@ -27,7 +29,8 @@ from dbify.backends.search import Document, SearchBackend, TextHit
 from dbify.backends.vectors import VectorHit, VectorStore
 from dbify.dataplane.project import ProjectDirectory
 from dbify.search.config import IndexConfig, IndexStatus
-from dbify.search.source import all_keys, changed_rows, row_batches, watermark
+from dbify.search.source import all_keys, changed_rows, row_batches, rows_by_keys, watermark
+from dbify.search.updates import IndexUpdates
 
 __all__ = ["SearchEngine", "SemanticSearchUnavailable", "StatusSink"]
 
@@ -62,6 +65,8 @@ class SearchEngine:
         self._watermarks: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._sync: asyncio.Task[None] | None = None
+        # Data API writes pushed in (a ChangeSink for app.changes); set by start_sync.
+        self.updates: IndexUpdates | None = None
 
     # -- configuration -----------------------------------------------------------
 
@@ -167,10 +172,39 @@ class SearchEngine:
             await self._report(status)
             return status
 
+    async def refresh_keys(self, pool: asyncpg.Pool, config: IndexConfig, keys: list[str]) -> None:
+        """Re-index the rows with these keys: upsert those that exist, delete the others.
+        Does not move the watermark (the periodic catch-up still re-reads them, harmlessly).
+        Before the first build there is nothing to update: the build will read them."""
+        if config.id not in self._watermarks or not keys:
+            return
+        async with self._lock(config):
+            found = await rows_by_keys(pool, config, keys)
+            gone = sorted(set(keys) - {d.id for d in found})
+            if found:
+                await self.text.upsert(config.spec, found)
+            if gone:
+                await self.text.delete(config.spec, gone)
+            if config.semantic:
+                vectors, embedder = self._semantic()
+                if found:
+                    await vectors.upsert(config.name, await self._embed(embedder, found))
+                await vectors.delete(config.name, gone)
+
     # -- periodic sync -------------------------------------------------------------
 
-    def start_sync(self, directory: ProjectDirectory, interval_seconds: float) -> None:
+    def start_sync(
+        self,
+        directory: ProjectDirectory,
+        interval_seconds: float,
+        *,
+        push_debounce_seconds: float = 0.2,
+    ) -> None:
+        """Refresh every index each ``interval_seconds``, and apply pushed data API
+        writes (``self.updates``) ``push_debounce_seconds`` after they arrive."""
         self._sync = asyncio.create_task(self._run_sync(directory, interval_seconds))
+        self.updates = IndexUpdates(self, directory, debounce_seconds=push_debounce_seconds)
+        self.updates.start()
 
     async def _run_sync(self, directory: ProjectDirectory, interval_seconds: float) -> None:
         while True:
@@ -181,6 +215,8 @@ class SearchEngine:
                     await self.refresh(project.pool, config)
 
     async def close(self) -> None:
+        if self.updates is not None:
+            await self.updates.stop()
         if self._sync is not None:
             self._sync.cancel()
             await asyncio.gather(self._sync, return_exceptions=True)

@@ -19,7 +19,7 @@ import asyncpg
 from dbify.backends.search import Document
 from dbify.search.config import IndexConfig
 
-__all__ = ["all_keys", "changed_rows", "row_batches", "watermark"]
+__all__ = ["all_keys", "changed_rows", "row_batches", "rows_by_keys", "watermark"]
 
 _MARGIN = 16
 
@@ -91,3 +91,13 @@ async def all_keys(pool: asyncpg.Pool, config: IndexConfig) -> set[str]:
     async with pool.acquire() as conn:
         rows = await conn.fetch(f"SELECT {_quote(config.key)}::text FROM {_table(config)}")
     return {_text(r[0]) or "" for r in rows}
+
+
+async def rows_by_keys(pool: asyncpg.Pool, config: IndexConfig, keys: list[str]) -> list[Document]:
+    """The rows with these primary keys (as text) that exist now; missing keys are
+    rows deleted since (or never committed)."""
+    key = _quote(config.key)
+    query = f"{_select(config)} WHERE {key} = ANY(CAST($1::text[] AS {config.key_type}[]))"
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(query, keys)
+    return [_document(config, row) for row in rows]

@@ -1,9 +1,10 @@
 """Vector stores for semantic search: nearest rows to a query vector by cosine.
 
     VectorStore (Protocol)
-    └── LanceVectorStore   embedded LanceDB tables under the data dir, the default
+    ├── LanceVectorStore   embedded LanceDB tables under the data dir, the default
+    └── PgVectorStore      pgvector in a Dbify-owned PostgreSQL (DBIFY_SEARCH__PGVECTOR_URL)
 
-A pgvector or Qdrant adapter fits the same methods (not written yet).
+A Qdrant adapter would fit the same methods (not written yet).
 """
 
 from dbify.backends.vectors.base import VectorHit, VectorStore, VectorStoreError

@@ -1,5 +1,7 @@
 """Search inside ``dbify serve``: build the engine from the settings, load the stored
-indexes, attach it to the data plane and the management API, start the periodic sync."""
+indexes, attach it to the data plane and the management API, start the periodic sync
+and the push of data API writes (``engine.updates``; ``dbify serve`` adds it to
+``app.changes`` next to the webhooks)."""
 
 from __future__ import annotations
 
@@ -35,5 +37,9 @@ async def start_search(
     app.search = engine
     app.search_max_candidates = settings.search.max_candidates
     management.state.search_engine = engine
-    engine.start_sync(plane.directory, settings.search.sync_interval_seconds)
+    engine.start_sync(
+        plane.directory,
+        settings.search.sync_interval_seconds,
+        push_debounce_seconds=settings.search.push_debounce_seconds,
+    )
     return engine
