@@ -27,6 +27,7 @@ from dbify.control.access_roles.cli import access_roles
 from dbify.control.cli import keys, migrate, projects, users
 from dbify.control.cron.cli import scheduler
 from dbify.control.lint.cli import lint
+from dbify.control.search.cli import search
 from dbify.control.serve import serve_platform
 from dbify.dataplane.project import StaticProjectDirectory
 from dbify.settings import Settings, describe_settings, load_settings
@@ -237,5 +238,16 @@ def config_show() -> None:
     )
 
 
-for _command in (migrate, projects, keys, access_roles, users, lint, gen, worker, scheduler):
+for _command in (
+    migrate,
+    projects,
+    keys,
+    access_roles,
+    users,
+    lint,
+    gen,
+    worker,
+    scheduler,
+    search,
+):
     main.add_command(_command)

@@ -12,9 +12,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 import pytest
+from click.testing import CliRunner
 
+from dbify.cli import main
 from tests.fixtures.server import RunningServer, admin_token, start_server, stop_server
 
 _BOOKS = ["Fixing cars at home", "A history of gardens", "Roses for beginners"]
@@ -55,7 +58,8 @@ def _eventually(check: Callable[[], Any], seconds: float) -> float:
 def test_index_search_push_and_permissions(search_server: tuple[RunningServer, str]) -> None:
     server, url = search_server
     service = server.service_key
-    auth = {"authorization": f"Bearer {admin_token(server)}"}
+    token = admin_token(server)
+    auth = {"authorization": f"Bearer {token}"}
     base = server.base_url
     role = f"reader_{uuid.uuid4().hex[:8]}"
     with (
@@ -123,3 +127,22 @@ def test_index_search_push_and_permissions(search_server: tuple[RunningServer, s
             connection.execute("DROP POLICY IF EXISTS only_roses ON books")
             connection.execute(f"DROP OWNED BY {role}")
             connection.execute(f"DROP ROLE IF EXISTS {role}")
+
+        # The CLI drives the same API: list, reindex (followed to the end), delete.
+        env = {"DBIFY_API_URL": f"{base}/api/v1", "DBIFY_TOKEN": token}
+        runner = CliRunner()
+        listed = runner.invoke(main, ["search", "list", server.id], env=env)
+        assert listed.exit_code == 0, listed.output
+        assert [i["table"] for i in orjson.loads(listed.stdout)] == ["books"]
+        rebuilt = runner.invoke(main, ["search", "reindex", server.id, index["id"]], env=env)
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert orjson.loads(rebuilt.stdout)["state"] == "ready"
+        gone = runner.invoke(main, ["search", "delete", server.id, index["id"]], env=env)
+        assert gone.exit_code == 0, gone.output
+        again = runner.invoke(main, ["search", "create", server.id, "books", "--text",
+                                     "title:2", "--return", "id"], env=env)  # fmt: skip
+        assert again.exit_code == 0, again.output
+        assert orjson.loads(again.stdout)["rows_indexed"] == 4
+        bad = runner.invoke(main, ["search", "create", server.id, "nope", "--text", "x"], env=env)
+        assert bad.exit_code == 1
+        assert "nope" in bad.output
