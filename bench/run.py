@@ -88,6 +88,12 @@ def main() -> int:
     try:
         if "ceiling" in targets:
             http.append(_start_ceiling(args.db_url, out))
+        if "dbify-nolog" in targets:  # request logging off: its overhead, same round
+            quiet = _start_dbify(args.dbify_cmd, args.db_url, out, logging=False)
+            if quiet is None:
+                targets.remove("dbify-nolog")
+            else:
+                http.insert(0, quiet)
         if "dbify" in targets:
             dbify = _start_dbify(args.dbify_cmd, args.db_url, out)
             if dbify is None:
@@ -189,12 +195,22 @@ def _start_ceiling(db_url: str, out: Path) -> HttpTarget:
     return target
 
 
-def _start_dbify(template: str, db_url: str, out: Path) -> HttpTarget | None:
-    """Start Dbify and read its JSON line; None (target skipped) if it cannot start."""
+def _start_dbify(
+    template: str, db_url: str, out: Path, *, logging: bool = True
+) -> HttpTarget | None:
+    """Start Dbify and read its JSON line; None (target skipped) if it cannot start.
+
+    Each instance gets its own data directory; ``logging=False`` is the ``dbify-nolog``
+    target (``DBIFY_ANALYTICS__ENABLED=false``), for the request-logging overhead."""
+    name = "dbify" if logging else "dbify-nolog"
     port = _free_port()
     command = shlex.split(template.replace("{db_url}", db_url).replace("{port}", str(port)))
+    env = {
+        "DBIFY_DATA_DIR": tempfile.mkdtemp(prefix=f"bench-{name}-"),
+        "DBIFY_ANALYTICS__ENABLED": "true" if logging else "false",
+    }
     try:
-        process = _spawn(command, out / "dbify.log", {})
+        process = _spawn(command, out / f"{name}.log", env)
     except OSError as error:
         print(f"[dbify skipped] cannot run {command[0]!r}: {error}")
         return None
@@ -202,7 +218,7 @@ def _start_dbify(template: str, db_url: str, out: Path) -> HttpTarget | None:
     line = _read_line(process.stdout, timeout=60)
     try:
         info = json.loads(line)
-        target = HttpTarget("dbify", info["rest_url"].rstrip("/"), info["service_key"], process)
+        target = HttpTarget(name, info["rest_url"].rstrip("/"), info["service_key"], process)
     except (ValueError, KeyError, TypeError):
         _stop(process)
         log = (out / "dbify.log").read_text(errors="replace")[-600:]
@@ -396,6 +412,8 @@ def _summary(
                     f"| {m.p99_ms:.2f} | {m.errors}{flag} |"
                 )
     pairs = [("dbify", "ceiling"), ("dbify", "pgbench"), ("ceiling", "pgbench")]
+    if "dbify-nolog" in targets:
+        pairs.append(("dbify", "dbify-nolog"))  # request logging on ÷ off (target ≥ 0.95)
     lines += ["", "| workload | request | " + " | ".join(f"{a}/{b}" for a, b in pairs) + " |"]
     lines.append("|---|---|" + "---:|" * len(pairs))
     for workload in workloads:
