@@ -165,6 +165,32 @@ def test_key_created_on_one_works_and_revoked_on_one_is_refused_by_the_other(
           f"revoked key refused after {revoked * 1000:.0f} ms")  # fmt: skip
 
 
+def _cli(cluster: Cluster, *args: str) -> str:
+    data_dir = os.path.join(os.environ.get("TMPDIR", "/tmp"), "dbify-none")
+    done = subprocess.run(
+        [sys.executable, "-m", "dbify", *args],
+        env={**os.environ, **cluster.env, "DBIFY_DATA_DIR": data_dir},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+def test_a_key_revoked_from_the_cli_is_refused_by_every_instance_within_a_second(
+    cluster: Cluster,
+) -> None:
+    import json
+
+    created = json.loads(_cli(cluster, "keys", "create", cluster.project, "--name", "cli",
+                              "--role", "service", "--json"))  # fmt: skip
+    key = created["key"]
+    for server in (cluster.one, cluster.two):  # a CLI-made key is announced too
+        _until(lambda s=server: _get(s, "/authors?limit=1", key).status_code == 200, 1.0)  # type: ignore[misc]
+    _cli(cluster, "keys", "revoke", cluster.project, created["id"])
+    for server in (cluster.one, cluster.two):
+        took = _until(lambda s=server: _get(s, "/authors?limit=1", key).status_code == 401, 1.0)  # type: ignore[misc]
+        print(f"CLI revocation applied after {took * 1000:.0f} ms")
+
+
 def test_project_update_on_one_applies_on_the_other(cluster: Cluster) -> None:
     api = f"{cluster.one.base_url}/api/v1/projects/{cluster.project}"
     auth = {"authorization": f"Bearer {cluster.token}"}

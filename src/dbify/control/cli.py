@@ -19,6 +19,7 @@ import click
 import orjson
 from pydantic import BaseModel, SecretStr
 
+from dbify.backends.loader import open_event_bus
 from dbify.control.access import SYSTEM, Caller
 from dbify.control.api_keys.schemas import KeyCreate, KeyUpdate
 from dbify.control.plane import ControlPlane, open_control_plane
@@ -37,11 +38,19 @@ _T = TypeVar("_T")
 
 def _with_plane(action: Callable[[ControlPlane], Awaitable[_T]]) -> _T:
     async def run() -> _T:
-        plane = await open_control_plane(load_settings())
+        settings = load_settings()
+        # Scale-out: what the CLI changes (a revoked key) reaches running instances
+        # over the shared bus, as if one of them had made the change.
+        bus = await open_event_bus(settings) if settings.events.backend == "redis" else None
         try:
-            return await action(plane)
+            plane = await open_control_plane(settings, bus=bus)
+            try:
+                return await action(plane)
+            finally:
+                await plane.close()
         finally:
-            await plane.close()
+            if bus is not None:
+                await bus.close()
 
     try:
         return asyncio.run(run())

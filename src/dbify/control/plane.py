@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from dbify.control.access_roles.store import AccessRoleStore
 from dbify.backends.events import EventBus
+from dbify.control.access_roles.store import AccessRoleStore
 from dbify.control.api_keys.service import KeyService
 from dbify.control.api_keys.store import KeyStore
-from dbify.control.projects.broadcast import BroadcastListener
+from dbify.control.projects.broadcast import BroadcastAnnouncer, BroadcastListener
 from dbify.control.projects.directory import StoreProjectDirectory
 from dbify.control.projects.schemas import ProjectConfig
 from dbify.control.projects.service import NoListener, ProjectListener, ProjectService
@@ -79,6 +79,7 @@ async def open_control_plane(
 
     With ``serve_data`` the live ``StoreProjectDirectory`` is started and kept in sync;
     with a shared ``bus`` too (scale-out), changes are broadcast to every instance.
+    With a ``bus`` but no ``serve_data`` (the CLI), changes are only announced.
     """
     store = open_metadata_store(metadata_url(settings))
     try:
@@ -98,6 +99,8 @@ async def open_control_plane(
             )
             await directory.start()
             listener = directory if bus is None else BroadcastListener(directory, bus)
+        elif bus is not None:  # the CLI in scale-out: running instances apply its changes
+            listener = BroadcastAnnouncer(bus)
         projects = ProjectService(
             projects_store,
             keys_store,

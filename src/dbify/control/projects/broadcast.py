@@ -10,6 +10,10 @@ after storing the new catalog) is announced the same way. After the bus reconnec
 (``bus.resync``: messages may have been missed) every project is reloaded.
 
 Nothing is polled per request: the data plane keeps reading its in-memory directory.
+
+``BroadcastAnnouncer`` is the listener of processes that serve no data API but change
+the store (``dbify keys revoke``, ``dbify projects update`` run from the CLI): it only
+announces, so running instances apply the change as if another instance had made it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import secrets
 from dbify.backends.events import Event, EventBus
 from dbify.control.projects.directory import StoreProjectDirectory
 
-__all__ = ["PROJECT_CACHE", "BroadcastListener"]
+__all__ = ["PROJECT_CACHE", "BroadcastAnnouncer", "BroadcastListener"]
 
 PROJECT_CACHE = "cache.project"
 _SCHEMA_CHANGED = "schema.changed"  # schema_watch.SCHEMA_CHANGED (no import: a cycle)
@@ -70,3 +74,24 @@ class BroadcastListener:
     async def _resync(self, event: Event) -> None:
         _log.info("event bus reconnected: reloading every project")
         await self._directory.reload_all()
+
+
+class BroadcastAnnouncer:
+    """A ``ProjectListener`` with no directory of its own: it tells every instance."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self._origin = secrets.token_hex(8)
+
+    async def project_changed(self, project_id: str) -> None:
+        await self._announce(project_id)
+
+    async def project_removed(self, project_id: str) -> None:
+        await self._announce(project_id)
+
+    def pool_open(self, project_id: str) -> bool:
+        return False
+
+    async def _announce(self, project_id: str) -> None:
+        payload = {"project_id": project_id, "origin": self._origin}
+        await self._bus.publish(Event(PROJECT_CACHE, payload))
