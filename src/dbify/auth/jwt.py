@@ -31,7 +31,14 @@ from jwt import PyJWK
 
 from dbify.errors import Codes, DbifyError
 
-__all__ = ["JwtConfig", "JwtVerifier", "looks_like_jwt", "role_from_claims"]
+__all__ = [
+    "JwtConfig",
+    "JwtVerifier",
+    "claim_at",
+    "looks_like_jwt",
+    "parse_claim_path",
+    "role_from_claims",
+]
 
 _HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
 _ALGS_BY_KTY: dict[str, frozenset[str]] = {
@@ -99,13 +106,16 @@ def _parse_path(path: str) -> list[str | int]:
     return parts
 
 
-def role_from_claims(claims: Mapping[str, Any], path: str) -> str | None:
-    """The string at ``path`` in ``claims``, or None when absent.
+def parse_claim_path(path: str) -> list[str | int]:
+    """The parts of a claim path; ``ValueError`` when it is not one."""
+    return _parse_path(path)
 
-    >>> role_from_claims({"app": {"roles": ["editor"]}}, "app.roles[0]")
-    'editor'
-    >>> role_from_claims({"sub": "x"}, "role") is None
-    True
+
+def claim_at(claims: Mapping[str, Any], path: str) -> Any:
+    """The value at ``path`` in ``claims`` (any JSON value), or None when absent.
+
+    >>> claim_at({"app": {"orgs": [3, 4]}}, "app.orgs"), claim_at({}, "a.b[2]")
+    ([3, 4], None)
     """
     value: Any = claims
     for part in _parse_path(path):
@@ -117,6 +127,18 @@ def role_from_claims(claims: Mapping[str, Any], path: str) -> str | None:
             if not isinstance(value, Mapping) or part not in value:
                 return None
             value = value[part]
+    return value
+
+
+def role_from_claims(claims: Mapping[str, Any], path: str) -> str | None:
+    """The string at ``path`` in ``claims``, or None when absent.
+
+    >>> role_from_claims({"app": {"roles": ["editor"]}}, "app.roles[0]")
+    'editor'
+    >>> role_from_claims({"sub": "x"}, "role") is None
+    True
+    """
+    value = claim_at(claims, path)
     if value is None:
         return None
     if not isinstance(value, str):

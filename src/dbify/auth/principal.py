@@ -14,8 +14,9 @@ from typing import Literal
 import orjson
 
 from dbify.auth.api_keys import KeyKind, KeyRing
-from dbify.auth.jwt import JwtVerifier, looks_like_jwt, role_from_claims
-from dbify.dataplane.plan.access import AccessPolicy
+from dbify.auth.jwt import JwtVerifier, claim_at, looks_like_jwt, role_from_claims
+from dbify.dataplane.plan.access import ACCESS_DENIED, AccessPolicy
+from dbify.dataplane.plan.claims import bind_claims
 from dbify.errors import Codes, DbifyError
 
 PrincipalKind = KeyKind | Literal["jwt"]
@@ -43,6 +44,8 @@ class Principal:
     # An RBAC access role (dataplane/plan/access.py) the planner enforces; the
     # request then runs as the connecting role (``role`` is None).
     access: AccessPolicy | None = None
+    # The access role's statement timeout, set transaction-locally (execute.py).
+    statement_timeout_ms: int | None = None
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
@@ -81,14 +84,25 @@ def authenticate(
             hint="Send the project's key in the 'apikey' header or as 'Authorization: Bearer'.",
         )
     # When both are sent, the bearer decides: a bearer we cannot verify is refused
-    # rather than downgraded to whatever the apikey header allows.
+    # rather than downgraded to whatever the apikey header allows, and an apikey we
+    # cannot verify is refused too (as beside a JWT), whatever the bearer is.
     key = keys.verify(presented)
-    if key is None:
+    if key is None or (
+        bearer is not None and apikey is not None and apikey != bearer and not keys.verify(apikey)
+    ):
         raise DbifyError(Codes.JWT_INVALID, "Invalid API key", hint="Check the project's keys.")
     if key.role is not None and access_roles:
         policy = access_roles.get(key.role)
         if policy is not None:
-            return Principal(key.id, key.kind, role=None, read_only=False, access=policy)
+            if policy.claim_paths:  # a key has no claims for the row filter to use
+                raise DbifyError(
+                    ACCESS_DENIED,
+                    f"The access role '{policy.role}' needs a JWT: its row filter uses claims",
+                )
+            return Principal(
+                key.id, key.kind, role=None, read_only=False, access=policy,
+                statement_timeout_ms=policy.statement_timeout_ms,
+            )  # fmt: skip
     if key.kind == "service":
         return Principal(key.id, key.kind, role=key.role, read_only=False)
     role = key.role or anon_role
@@ -133,5 +147,9 @@ async def authenticate_jwt(
         return Principal(key_id, "anon", role=anon_role, read_only=anon_role is None, claims=text)
     policy = access_roles.get(role) if access_roles else None
     if policy is not None:  # the claim names an access role, not a database role
-        return Principal(key_id, "jwt", role=None, read_only=False, claims=text, access=policy)
+        policy = bind_claims(policy, lambda path: claim_at(claims, path))
+        return Principal(
+            key_id, "jwt", role=None, read_only=False, claims=text, access=policy,
+            statement_timeout_ms=policy.statement_timeout_ms,
+        )  # fmt: skip
     return Principal(key_id, "jwt", role=role, read_only=False, claims=text)

@@ -117,7 +117,9 @@ async def _fetch_row(
     rollback: bool = False,
     check: RowCheck | None = None,
 ) -> asyncpg.Record | None:
-    if principal.role is None and not (read_only or rollback or check or principal.claims):
+    timeout = principal.statement_timeout_ms
+    fast = not (read_only or rollback or check or principal.claims or timeout is not None)
+    if principal.role is None and fast:
         # The fast path: one prepared statement, one round trip, autocommit.
         return await conn.fetchrow(statement.sql, *statement.params)
     row: asyncpg.Record | None = None
@@ -125,6 +127,8 @@ async def _fetch_row(
         async with conn.transaction(readonly=read_only):
             if principal.role is not None or principal.claims is not None:
                 await _set_request(conn, principal)
+            if timeout is not None:  # an access role's own timeout, for this transaction
+                await conn.execute("SELECT set_config('statement_timeout', $1, true)", str(timeout))
             row = await conn.fetchrow(statement.sql, *statement.params)
             if check is not None and row is not None:
                 check(row)  # raising here rolls the transaction back

@@ -132,9 +132,17 @@ def _schema(
     return ApiResponse(200, body, [(b"content-type", b"application/openapi+json; charset=utf-8")])
 
 
+def _max_rows(project: Project, principal: Principal) -> int | None:
+    """The project's ``max_rows``, unless the caller's access role overrides it."""
+    access = principal.access
+    if access is not None and access.max_rows is not None:
+        return access.max_rows
+    return project.settings.max_rows
+
+
 async def _read(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
     statement = project.statements.read_statement(
-        request, project.snapshot, max_rows=project.settings.max_rows, policy=principal.access
+        request, project.snapshot, max_rows=_max_rows(project, principal), policy=principal.access
     )
     result = await execute_read(project, principal, statement)
     return respond_read(request, result)
@@ -203,7 +211,7 @@ def _row_change(
 async def _call(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
     """GET, HEAD and POST on /rpc/{function}."""
     plan = plan_call(
-        request, project.snapshot, max_rows=project.settings.max_rows, policy=principal.access
+        request, project.snapshot, max_rows=_max_rows(project, principal), policy=principal.access
     )
     body_media = plan.body_media_type(request.media_type)
     statement = build_call(plan, media_type=body_media, count=request.preferences.count)

@@ -53,7 +53,7 @@ def access_roles() -> None:
 def access_roles_create(project_id: str, name: str, definition: str) -> None:
     """Create an access role; name it from a key (--role NAME) or a JWT role claim."""
     body = _definition(definition)
-    request = AccessRoleCreate(name=name, tables=body.tables, functions=body.functions)
+    request = AccessRoleCreate(name=name, **body.model_dump())
     _print_json(_with_plane(lambda plane: _service(plane).create(SYSTEM, project_id, request)))
 
 

@@ -2,8 +2,10 @@
 
 An access role names, per table or view (``orders`` or ``sales.orders``), the
 privileges it holds, an optional column allow-list and an optional row filter in the
-PostgREST filter grammar, plus the functions it may call. ``service.compile_policy``
-turns one into the data plane's ``AccessPolicy``.
+PostgREST filter grammar (a value ``$claims.<path>`` stands for the caller's JWT
+claim, ``dataplane/plan/claims.py``), plus the functions it may call and optional
+``max_rows`` / ``statement_timeout_ms`` overrides. ``policy.compile_policy`` turns one
+into the data plane's ``AccessPolicy``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class TableRule(BaseModel):
         None,
         max_length=4000,
         description="PostgREST filters ANDed into every query and checked on writes,"
-        " e.g. 'region=eq.eu&or=(status.eq.open,status.eq.pending)'.",
+        " e.g. 'region=eq.eu&or=(status.eq.open,status.eq.pending)';"
+        " '$claims.<path>' stands for a JWT claim, e.g. 'owner_id=eq.$claims.sub'.",
     )
 
 
@@ -39,6 +42,12 @@ class AccessRoleBody(BaseModel):
     tables: dict[str, TableRule] = Field(default_factory=dict)
     functions: list[str] = Field(
         default_factory=list, description="Functions the role may call (name or schema.name)."
+    )
+    max_rows: int | None = Field(
+        None, ge=1, description="Rows a read returns at most; overrides the project's max_rows."
+    )
+    statement_timeout_ms: int | None = Field(
+        None, ge=0, description="Per request; overrides the project's timeout (0 disables)."
     )
 
 

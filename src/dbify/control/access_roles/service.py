@@ -29,8 +29,7 @@ def _out(record: AccessRoleRecord) -> AccessRoleOut:
     body = AccessRoleBody.model_validate(record.definition)
     return AccessRoleOut(
         name=record.name,
-        tables=body.tables,
-        functions=body.functions,
+        **body.model_dump(),
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
@@ -62,7 +61,7 @@ class AccessRoleService:
         self, caller: Caller, project_id: str, request: AccessRoleCreate
     ) -> AccessRoleOut:
         await self._projects.require_role(caller, project_id, "admin")
-        body = AccessRoleBody(tables=request.tables, functions=request.functions)
+        body = AccessRoleBody.model_validate(request.model_dump(exclude={"name"}))
         definition = _validate(request.name, body)
         now = datetime.now(UTC)
         record = AccessRoleRecord(

@@ -59,11 +59,32 @@ class TableAccess:
 # a changed role is a new policy object (and so new cache entries).
 @dataclass(frozen=True, slots=True, eq=False)
 class AccessPolicy:
-    """An access role: per-relation ``TableAccess`` and the functions it may call."""
+    """An access role: per-relation ``TableAccess`` and the functions it may call.
+
+    ``claim_paths`` lists the JWT claims its row filters reference (``$claims.sub``,
+    ``plan/claims.py``); such a policy is only used bound to a caller's claims. A
+    bound policy keeps the policy it came from (``base``) and the claim values
+    (``bound``), and equals every other binding of that policy to the same values, so
+    one user's repeated requests share statement cache entries. ``max_rows`` and
+    ``statement_timeout_ms`` override the project's settings for the role's requests.
+    """
 
     role: str
     tables: Mapping[QualifiedName, TableAccess] = field(default_factory=dict)
     functions: frozenset[QualifiedName] = frozenset()
+    claim_paths: tuple[str, ...] = ()
+    max_rows: int | None = None
+    statement_timeout_ms: int | None = None
+    base: AccessPolicy | None = None
+    bound: tuple[str | tuple[str, ...], ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        if self.base is None or not isinstance(other, AccessPolicy):
+            return self is other
+        return other.base is self.base and other.bound == self.bound
+
+    def __hash__(self) -> int:
+        return id(self) if self.base is None else hash((id(self.base), self.bound))
 
 
 def parse_row_filter(text: str) -> RowFilter:
