@@ -101,6 +101,12 @@ class UsersSettings(BaseModel):
     login_attempts_per_minute: int = Field(
         10, ge=1, description="Failed sign-ins allowed per client address and email per minute."
     )
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Mark the session cookies Secure. auto: Secure unless the sign-in came "
+        "over plain HTTP to a host other than localhost (browsers drop Secure cookies there,"
+        " so plain-HTTP self-hosting could not sign in); always: behind HTTPS; never.",
+    )
 
 
 class ProjectsSettings(BaseModel):
@@ -279,11 +285,14 @@ class SearchSettings(BaseModel):
         30.0, gt=0, description="How often every index catches up with its table."
     )
     push_debounce_seconds: float = Field(
-        0.2, ge=0, description="Wait after a data API write before re-indexing its rows "
+        0.2,
+        ge=0,
+        description="Wait after a data API write before re-indexing its rows "
         "(a burst becomes one pass); direct DB writes wait for the periodic sync.",
     )
     pgvector_url: SecretStr | None = Field(
-        None, description="postgresql://… of a Dbify-owned database with pgvector: store "
+        None,
+        description="postgresql://… of a Dbify-owned database with pgvector: store "
         "vectors there instead of LanceDB (never the user's database).",
     )
     batch_size: int = Field(1000, ge=1, description="Rows per backfill batch.")

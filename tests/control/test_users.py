@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from starlette.requests import Request
 
 from dbify.control.access import SYSTEM
+from dbify.control.users.routes import secure_cookies
 from dbify.settings import Settings
 from tests.fixtures.control import open_control
 
@@ -55,6 +57,42 @@ async def test_session_cookie_is_secure_and_csrf_is_enforced(
         tokens = await c.api.get("/users/me/tokens", headers={"authorization": f"Bearer {token}"})
         assert token not in tokens.text
         assert tokens.json()[0]["last_used_at"] is not None
+
+
+async def test_plain_http_self_hosting_gets_cookies_a_browser_keeps(
+    control_settings: Callable[..., Settings],
+) -> None:
+    # http://<lan host>: a browser drops Secure cookies there, so auto leaves the flag off.
+    async with open_control(control_settings(server={"public_url": None})) as c:
+        url = "http://dbify.internal:8000/v1"
+        assert (await c.api.post(f"{url}/auth/sign-up", json=_CREDENTIALS)).status_code == 201
+        signed_in = await c.api.post(f"{url}/auth/sign-in", json=_CREDENTIALS)
+        cookies = [h for h in signed_in.headers.get_list("set-cookie") if h.startswith("dbify_")]
+        assert len(cookies) == 2
+        assert not any("Secure" in cookie for cookie in cookies), cookies
+
+
+@pytest.mark.parametrize(
+    ("mode", "public_url", "url", "secure"),
+    [
+        ("auto", None, "http://dbify.internal:8000/", False),
+        ("auto", None, "http://localhost:8000/", True),  # browsers keep Secure on loopback
+        ("auto", None, "http://127.0.0.1:8000/", True),
+        ("auto", None, "https://dbify.example.com/", True),
+        ("auto", "https://dbify.example.com", "http://10.0.0.5:8000/", True),  # TLS proxy
+        ("always", None, "http://dbify.internal:8000/", True),
+        ("never", None, "https://dbify.example.com/", False),
+    ],
+)
+def test_secure_flag_follows_the_setting(
+    mode: str, public_url: str | None, url: str, secure: bool
+) -> None:
+    settings = Settings(users={"secure_cookies": mode}, server={"public_url": public_url})
+    request = Request(
+        {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b"",
+         "scheme": url.split(":")[0], "server": (url.split("/")[2].rsplit(":", 1)[0], 80)}
+    )  # fmt: skip
+    assert secure_cookies(request, settings) is secure
 
 
 async def test_second_user_is_member_and_duplicates_conflict(

@@ -24,11 +24,13 @@ from dbify.control.users.schemas import (
     UserOut,
 )
 from dbify.control.users.service import user_out
+from dbify.settings import Settings
 
 SESSION_COOKIE = "dbify_session"
 CSRF_COOKIE = "dbify_csrf"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_LOOPBACK_HOSTS = frozenset({"localhost", "::1", "[::1]"})
 
 router = APIRouter(tags=["users"])
 Plane = Annotated[ControlPlane, Depends(get_plane)]
@@ -63,6 +65,24 @@ async def _authenticate(request: Request, plane: Plane) -> Caller:
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
+def secure_cookies(request: Request, settings: Settings) -> bool:
+    """Whether the session cookies get the Secure flag (settings.users.secure_cookies).
+
+    ``auto`` keeps them Secure wherever a browser will store a Secure cookie: over HTTPS
+    (seen directly, or promised by an https public URL behind a TLS proxy) and on
+    loopback hosts, which browsers treat as secure. Plain HTTP to any other host gets
+    non-Secure cookies, since a browser would drop Secure ones and nobody could sign in.
+    """
+    mode = settings.users.secure_cookies
+    if mode != "auto":
+        return mode == "always"
+    public_url = settings.server.public_url or ""
+    if request.url.scheme == "https" or public_url.startswith("https://"):
+        return True
+    host = (request.url.hostname or "").lower()
+    return host in _LOOPBACK_HOSTS or host.endswith(".localhost") or host.startswith("127.")
+
+
 @router.post("/auth/sign-up", status_code=status.HTTP_201_CREATED)
 async def sign_up(body: Credentials, plane: Plane) -> UserOut:
     return user_out(await plane.users.sign_up(body.email, body.password.get_secret_value()))
@@ -75,12 +95,14 @@ async def sign_in(
     address = request.client.host if request.client else "unknown"
     user, session = await plane.users.sign_in(body.email, body.password.get_secret_value(), address)
     max_age = int(plane.settings.users.session_hours * 3600)
+    secure = secure_cookies(request, plane.settings)
     response.set_cookie(
-        SESSION_COOKIE, session.token, max_age=max_age, httponly=True, secure=True, samesite="lax"
-    )
+        SESSION_COOKIE, session.token, max_age=max_age, httponly=True, secure=secure,
+        samesite="lax",
+    )  # fmt: skip
     # Readable by the dashboard's script, which echoes it in the CSRF header.
     response.set_cookie(
-        CSRF_COOKIE, session.csrf_token, max_age=max_age, httponly=False, secure=True,
+        CSRF_COOKIE, session.csrf_token, max_age=max_age, httponly=False, secure=secure,
         samesite="strict",
     )  # fmt: skip
     return SignedIn(user=user_out(user), csrf_token=session.csrf_token)
@@ -93,8 +115,9 @@ async def sign_out(
     session = request.cookies.get(SESSION_COOKIE)
     if session:
         await plane.users.sign_out(session)
-    response.delete_cookie(SESSION_COOKIE, secure=True, httponly=True)
-    response.delete_cookie(CSRF_COOKIE, secure=True)
+    secure = secure_cookies(request, plane.settings)
+    response.delete_cookie(SESSION_COOKIE, secure=secure, httponly=True)
+    response.delete_cookie(CSRF_COOKIE, secure=secure)
 
 
 @router.get("/users/me")
