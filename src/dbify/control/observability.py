@@ -6,21 +6,25 @@ buffer, dropped and spooled events, publisher and worker counters) and the readi
 checks of the shared dependencies: the metadata store (``SELECT 1``) and, when
 configured, Redis of the event bus. Readiness never opens a project's pool: a
 project's database being down is that project's 503, not the instance's.
+``report_leadership`` adds a ``dbify_leader_<singleton>`` gauge: 1 on the replica that
+runs the schema watch or the scheduler, 0 on the standbys.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import text
 
 from dbify.analytics.runtime import RequestLogging
 from dbify.app import DbifyApp
 from dbify.backends.events import EventBus
+from dbify.control.leadership import Singleton
 from dbify.control.plane import ControlPlane
 from dbify.metrics import Metrics
 
-__all__ = ["instrument"]
+__all__ = ["instrument", "report_leadership"]
 
 
 def _metadata_check(plane: ControlPlane) -> Callable[[], Awaitable[bool]]:
@@ -79,3 +83,13 @@ def instrument(
     if ping is not None:  # the Redis event bus
         app.readiness["event_bus"] = ping
     return metrics
+
+
+def report_leadership(app: DbifyApp, singleton: Singleton[Any]) -> None:
+    if app.metrics is None:
+        return
+    app.metrics.add_reading(
+        f"dbify_leader_{singleton.name.replace('-', '_')}",
+        f"1 while this instance runs the {singleton.name} (leader election).",
+        lambda: 1.0 if singleton.leading else 0.0,
+    )

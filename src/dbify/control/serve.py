@@ -27,13 +27,14 @@ from dbify.backends.mail import build_mail_backend
 from dbify.control.access import SYSTEM
 from dbify.control.app import create_management_app
 from dbify.control.automation import start_automation
-from dbify.control.observability import instrument
+from dbify.control.leadership import SCHEMA_WATCH_LOCK_KEY, LeaderLock, Singleton
+from dbify.control.observability import instrument, report_leadership
 from dbify.control.plane import ControlPlane, open_control_plane
 from dbify.control.projects.schemas import ProjectCreate
 from dbify.control.search.runtime import start_search
 from dbify.dataplane.changes import fan_out
 from dbify.errors import DbifyError
-from dbify.schema_watch import SchemaWatch, start_schema_watch
+from dbify.schema_watch import SchemaWatch, build_schema_watch
 from dbify.settings import Settings
 
 __all__ = ["serve_platform"]
@@ -74,13 +75,19 @@ async def _start_request_logging(
 
 async def _start_schema_watch(
     settings: Settings, plane: ControlPlane, bus: EventBus
-) -> SchemaWatch | None:
-    """Watch every project's schema; ``schema.changed`` goes on ``bus`` (in-process, or
-    Redis in scale-out, where run it on one instance: DBIFY_SCHEMA_WATCH__ENABLED)."""
+) -> Singleton[SchemaWatch] | None:
+    """Watch every project's schema on the leader replica; ``schema.changed`` goes on
+    ``bus``, and the other replicas reload the project when it is announced."""
     if not settings.schema_watch.enabled:
         return None
     dashboard = settings.schema_watch.dashboard_url or plane.projects.public_url
-    return await start_schema_watch(plane, bus, build_mail_backend(settings), dashboard)
+    watch = build_schema_watch(plane, bus, build_mail_backend(settings), dashboard)
+    # Every replica may enable it: one at a time watches (and emails), the others
+    # stand by and take over when the leader dies (control/leadership.py).
+    lock = LeaderLock(plane.store.engine, SCHEMA_WATCH_LOCK_KEY)
+    singleton = Singleton("schema-watch", watch, lock)
+    await singleton.start()
+    return singleton
 
 
 async def serve_platform(
@@ -124,7 +131,8 @@ async def serve_platform(
         schema_watch = await _start_schema_watch(settings, plane, bus)
         search = await start_search(plane, app, management)
         if schema_watch is not None:  # a request failing on an unknown name: look now
-            app.on_stale_schema = schema_watch.recheck
+            app.on_stale_schema = schema_watch.role.recheck  # a no-op on standbys
+            report_leadership(app, schema_watch)
         automation = await start_automation(plane, app, management, bus)
         if search is not None:  # data API writes reach the indexes too (and webhooks)
             app.changes = fan_out(app.changes, search.updates)

@@ -5,9 +5,11 @@
     refresh.py   SchemaWatch: re-introspect, diff, swap the snapshot, log, publish
     notice.py    SchemaChangeMailer: one email per change to owners and subscribers
 
-``start_schema_watch`` wires them for ``dbify serve`` (all-in-one: in-process bus),
+``build_schema_watch`` wires them for ``dbify serve`` (all-in-one: in-process bus),
 with mail sent by a retrying ``MailWorker``, and registers the watch on the control
-plane (the management API installs watchers and reports their status through it).
+plane (the management API installs watchers and reports their status through it);
+``dbify serve`` starts it on one replica at a time (``control/leadership.py``).
+``start_schema_watch`` builds and starts one at once.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "SchemaChangeMailer",
     "SchemaWatch",
     "WatchTarget",
+    "build_schema_watch",
     "compose_notice",
     "install_watcher",
     "openapi_digest",
@@ -47,7 +50,22 @@ async def start_schema_watch(
     *,
     mail_worker: MailWorker | None = None,
 ) -> SchemaWatch:
-    """Watch every live project of ``plane`` and mail owners and subscribers about changes.
+    """``build_schema_watch`` and start it."""
+    watch = build_schema_watch(plane, bus, mail, dashboard_url, mail_worker=mail_worker)
+    await watch.start()
+    return watch
+
+
+def build_schema_watch(
+    plane: ControlPlane,
+    bus: EventBus,
+    mail: MailBackend,
+    dashboard_url: str,
+    *,
+    mail_worker: MailWorker | None = None,
+) -> SchemaWatch:
+    """A watch (not started) of every live project of ``plane`` that mails owners and
+    subscribers about changes; it may be started and stopped several times.
 
     Mail goes through ``mail_worker`` (default: a ``MailWorker`` over ``mail``), which
     the returned watch starts and stops with itself.
@@ -68,6 +86,5 @@ async def start_schema_watch(
         pgbouncer=plane.settings.database.pgbouncer,
         mail_worker=worker,
     )
-    await watch.start()
     plane.schema_watch = watch
     return watch
