@@ -1,6 +1,6 @@
 """The ``dbify`` command line.
 
-``dbify serve --database-url URL`` serves one database; ``dbify demo`` does the same on a
+``dbify serve --database-url URL`` serves one database; ``dbify demo`` runs the platform on a
 sample database; ``dbify config show`` prints the effective settings. With ``--json``,
 the first line on stdout is ``{"id", "rest_url", "anon_key", "service_key"}`` and
 nothing else is printed there (scripts rely on it); logs go to stderr.
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 import click
@@ -29,9 +27,7 @@ from dbify.control.cron.cli import scheduler
 from dbify.control.lint.cli import lint
 from dbify.control.search.cli import search
 from dbify.control.serve import serve_platform
-from dbify.dataplane.project import StaticProjectDirectory
-from dbify.settings import Settings, describe_settings, load_settings
-from dbify.standalone import DatabaseConnectError, IssuedKeys, open_standalone_project
+from dbify.settings import describe_settings, load_settings
 from dbify.typegen.cli import gen
 from dbify.workers.command import worker
 
@@ -75,59 +71,6 @@ async def _serve_app(
     bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
     on_listening(int(bound))
     await task
-
-
-def _public_url(settings: Settings, host: str, port: int) -> str:
-    if settings.server.public_url:
-        return settings.server.public_url.rstrip("/")
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
-    return f"http://{shown}:{port}"
-
-
-async def _serve_database(
-    settings: Settings,
-    database_url: str,
-    *,
-    host: str,
-    port: int,
-    schemas: tuple[str, ...],
-    as_json: bool,
-    name: str,
-    banner: Callable[[str, str, IssuedKeys], None] | None = None,
-) -> None:
-    try:
-        project, keys = await open_standalone_project(
-            database_url, settings, schemas=schemas, name=name
-        )
-    except DatabaseConnectError as exc:
-        raise click.ClickException(str(exc)) from None
-    directory = StaticProjectDirectory([project])
-    app = DbifyApp(
-        directory, public_url=f"http://{host}:{port}", max_body_bytes=settings.api.max_body_bytes
-    )
-
-    def on_listening(bound: int) -> None:
-        app.public_url = _public_url(settings, host, bound)
-        rest_url = app.rest_url(project.id)
-        if as_json:
-            line = {"id": project.id, "rest_url": rest_url, "anon_key": keys.anon_key,
-                    "service_key": keys.service_key}  # fmt: skip
-            sys.stdout.write(json.dumps(line) + "\n")
-            sys.stdout.flush()
-        elif banner is not None:
-            banner(app.public_url, rest_url, keys)
-        else:
-            click.echo(f"Dbify {__version__} serving project {project.id}")
-            click.echo(f"  REST URL     {rest_url}")
-            click.echo(f"  API docs     {app.public_url}/p/{project.id}/docs")
-            click.echo(f"  anon key     {keys.anon_key}")
-            click.echo(f"  service key  {keys.service_key}")
-            click.echo("Keys are shown once. Press Ctrl+C to stop.")
-
-    try:
-        await _serve_app(app, host, port, on_listening)
-    finally:
-        await directory.close()
 
 
 @click.group()
@@ -185,44 +128,20 @@ def serve(
 def demo(
     host: str | None, port: int | None, database_server_url: str | None, as_json: bool
 ) -> None:
-    """Start Dbify on a sample shop database and print the URLs and a key."""
-    from dbify.demo.database import prepare_demo_database
+    """Start the whole platform on a sample shop database: dashboard, REST API, keys."""
+    from dbify.demo.platform import run_demo
 
     settings = load_settings()
-
-    def banner(public_url: str, rest_url: str, keys: IssuedKeys) -> None:
-        click.echo(f"Dbify {__version__} demo is running.")
-        click.echo(f"  Dashboard    {public_url}/")
-        click.echo(f"  REST URL     {rest_url}")
-        click.echo(f"  API docs     {rest_url.rsplit('/rest/v1', 1)[0]}/docs")
-        click.echo(f"  anon key     {keys.anon_key}")
-        click.echo(f"  service key  {keys.service_key}")
-        click.echo("Try:")
-        click.echo(
-            f"  curl -H 'apikey: {keys.anon_key}' "
-            f"'{rest_url}/orders?select=id,status,total,customer:customers(name)&limit=5'"
+    _run(
+        lambda: run_demo(
+            settings,
+            _serve_app,
+            host=host or settings.server.host,
+            port=settings.server.port if port is None else port,
+            database_server_url=database_server_url,
+            as_json=as_json,
         )
-        click.echo("Press Ctrl+C to stop.")
-
-    async def run() -> None:
-        database = await prepare_demo_database(
-            server_url=database_server_url, data_dir=Path(settings.data_dir) / "demo-postgres"
-        )
-        try:
-            await _serve_database(
-                settings,
-                database.url,
-                host=host or settings.server.host,
-                port=settings.server.port if port is None else port,
-                schemas=settings.api.schemas,
-                as_json=as_json,
-                name="demo",
-                banner=banner,
-            )
-        finally:
-            await database.close()
-
-    _run(run)
+    )
 
 
 @main.group()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import click
 from fastapi import FastAPI
@@ -37,9 +38,28 @@ from dbify.errors import DbifyError
 from dbify.schema_watch import SchemaWatch, build_schema_watch
 from dbify.settings import Settings
 
-__all__ = ["serve_platform"]
+__all__ = ["Listening", "ServedProject", "serve_platform"]
 
 ServeApp = Callable[[DbifyApp, str, int, Callable[[int], None]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServedProject:
+    """The ``--database-url`` project and the key pair issued for this run."""
+
+    id: str
+    rest_url: str
+    anon_key: str
+    service_key: str
+
+
+@dataclass(frozen=True)
+class Listening:
+    """What ``serve_platform`` hands its ``announce`` callback once the port is bound
+    (``dbify demo`` prints its own banner from it)."""
+
+    public_url: str
+    project: ServedProject | None
 
 
 async def _project_for_url(
@@ -100,6 +120,7 @@ async def serve_platform(
     schemas: tuple[str, ...] = ("public",),
     name: str = "default",
     as_json: bool = False,
+    announce: Callable[[Listening], None] | None = None,
 ) -> None:
     bus = await open_event_bus(settings)
     shared = bus if settings.events.backend == "redis" else None  # scale-out broadcasts
@@ -142,6 +163,13 @@ async def serve_platform(
                 shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
                 app.public_url = f"http://{shown}:{bound}"
                 plane.projects.public_url = app.public_url
+            if announce is not None:
+                served = None
+                if shortcut is not None:
+                    project_id, anon, service = shortcut
+                    served = ServedProject(project_id, app.rest_url(project_id), anon, service)
+                announce(Listening(app.public_url, served))
+                return
             if shortcut is not None:
                 project_id, anon, service = shortcut
                 line = {"id": project_id, "rest_url": app.rest_url(project_id),
