@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel
@@ -59,3 +60,73 @@ def test_pgbouncer_config_generator_renders_transaction_mode() -> None:
     assert "pool_mode = transaction" in out
     assert "* = host=db port=5432 connect_query='SET statement_timeout = 5000'" in out
     assert "ignore_startup_parameters = extra_float_digits" in out
+
+
+def _kubernetes() -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = []
+    for path in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
+        documents += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return documents
+
+
+def _containers(document: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = document.get("spec", {}).get("template", {}).get("spec", {})
+    containers: list[dict[str, Any]] = spec.get("containers", [])
+    return containers
+
+
+def test_kubernetes_manifests_have_serve_worker_scheduler_probes_and_autoscaling() -> None:
+    documents = _kubernetes()
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in documents}
+    assert {("Deployment", "dbify-serve"), ("Deployment", "dbify-worker"),
+            ("Deployment", "dbify-scheduler"), ("Service", "dbify"),
+            ("HorizontalPodAutoscaler", "dbify-serve"), ("ConfigMap", "dbify-config"),
+            ("Secret", "dbify-secrets"), ("Job", "dbify-migrate")} <= kinds  # fmt: skip
+    by_name = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    for deployment in by_name.values():  # every Deployment selects its own pods
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        for container in _containers(deployment):
+            assert container["resources"]["requests"]
+            assert container["resources"]["limits"]
+    hpa = next(d for d in documents if d["kind"] == "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] in by_name
+    # The commands are real CLI commands.
+    from click.testing import CliRunner
+
+    from dbify.cli import main
+
+    for deployment in [*by_name.values(), *(d for d in documents if d["kind"] == "Job")]:
+        for container in _containers(deployment):
+            result = CliRunner().invoke(main, [*container["args"], "--help"])
+            assert result.exit_code == 0, (container["args"], result.output)
+
+
+def test_kubernetes_probes_point_at_real_paths() -> None:
+    serve = next(d for d in _kubernetes() if d["metadata"]["name"] == "dbify-serve")
+    (container,) = _containers(serve)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    probes = {k: container[k]["httpGet"] for k in ("livenessProbe", "readinessProbe")}
+    assert probes["livenessProbe"]["path"] == "/healthz"
+    assert probes["readinessProbe"]["path"] == "/readyz"
+    from starlette.testclient import TestClient
+
+    from dbify.app import DbifyApp
+    from dbify.dataplane.project import StaticProjectDirectory
+
+    app = DbifyApp(StaticProjectDirectory([]), public_url="http://test", max_body_bytes=1024)
+    with TestClient(app) as client:
+        for probe in probes.values():
+            assert probe["port"] in ports
+            assert client.get(probe["path"]).status_code == 200, probe["path"]
+
+
+def test_every_dbify_variable_in_the_kubernetes_manifests_is_a_setting() -> None:
+    variables: set[str] = set()
+    for document in _kubernetes():
+        if document["kind"] in ("ConfigMap", "Secret"):
+            variables |= set(document.get("data", {})) | set(document.get("stringData", {}))
+        for container in _containers(document):
+            variables |= {e["name"] for e in container.get("env", [])}
+    assert {"DBIFY_MASTER_KEY", "DBIFY_METADATA__URL"} <= variables
+    assert sorted(v for v in variables if not _is_setting(v)) == []
