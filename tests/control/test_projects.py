@@ -89,6 +89,36 @@ async def test_create_reports_clear_connection_errors(
         assert listed.json()["total"] == 0
 
 
+async def test_test_connection_before_create_stores_nothing(
+    control_settings: Callable[..., Settings], fixture_database_url: str
+) -> None:
+    async with open_control(control_settings()) as c:
+        token = await sign_up_and_token(c.api)
+        checked = await c.api.post(
+            "/projects/test-connection",
+            json={"database_url": fixture_database_url},
+            headers=_auth(token),
+        )
+        assert checked.status_code == 200, checked.text
+        found = checked.json()
+        assert found["ok"] is True
+        assert found["server_version"] >= 120000
+        assert found["tables"] >= 5
+        assert found["functions"] >= 1
+        bad_url = fixture_database_url.rsplit("/", 1)[0] + "/no_such_database_here"
+        refused = await c.api.post(
+            "/projects/test-connection", json={"database_url": bad_url}, headers=_auth(token)
+        )
+        assert refused.status_code in (400, 422), refused.text
+        assert refused.json()["message"]
+        assert "no_such_database_here" in refused.text
+        unauthenticated = await c.api.post(
+            "/projects/test-connection", json={"database_url": fixture_database_url}
+        )
+        assert unauthenticated.status_code == 401
+        assert (await c.api.get("/projects", headers=_auth(token))).json()["total"] == 0
+
+
 async def _run_sql(url: str, sql: str) -> None:
     conn = await asyncpg.connect(url)
     try:

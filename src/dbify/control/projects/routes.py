@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Query, status
 
 from dbify.control.plane import ControlPlane, get_plane
 from dbify.control.projects.schemas import (
+    ConnectionChecked,
+    ConnectionTest,
     MemberIn,
     MemberOut,
     Page,
@@ -30,6 +32,15 @@ async def create_project(
 ) -> ProjectCreated:
     """Check the database, store the project and return its keys (shown only here)."""
     return await plane.projects.create(caller, body)
+
+
+@router.post("/test-connection")
+async def check_database(
+    body: ConnectionTest, caller: CurrentCaller, plane: Plane
+) -> ConnectionChecked:
+    """Connect to a database and read its schema without creating anything; the error
+    is the one creating a project with it would give (the dashboard's create form)."""
+    return await plane.projects.check_database(caller, body)
 
 
 @router.get("")

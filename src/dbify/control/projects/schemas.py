@@ -85,6 +85,25 @@ class ProjectCreate(BaseModel):
     config: ProjectConfig | None = None
 
 
+class ConnectionTest(BaseModel):
+    """A database to check before creating a project with it (nothing is stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: SecretStr = Field(description="postgresql://user:password@host:port/dbname")
+    schemas: list[str] = Field(default_factory=lambda: ["public"], min_length=1)
+
+
+class ConnectionChecked(BaseModel):
+    """What the check found: the server and how much the API would expose."""
+
+    ok: bool = True
+    server_version: int
+    tables: int
+    views: int
+    functions: int
+
+
 class ProjectUpdate(BaseModel):
     """Fields to change; omitted ones stay as they are."""
 

@@ -19,8 +19,10 @@ from dbify.control.access import Caller, ProjectRole, role_allows
 from dbify.control.api_keys.issue import new_key_record
 from dbify.control.api_keys.store import KeyStore
 from dbify.control.errors import ControlCodes, control_error
-from dbify.control.projects.connect import probe_database
+from dbify.control.projects.connect import probe_database, snapshot_from_catalog
 from dbify.control.projects.schemas import (
+    ConnectionChecked,
+    ConnectionTest,
     MemberIn,
     MemberOut,
     Page,
@@ -229,6 +231,25 @@ class ProjectService:
         await self.require_role(caller, project_id, "owner")
         await self._store.delete(project_id)
         await self.listener.project_removed(project_id)
+
+    async def check_database(self, caller: Caller, request: ConnectionTest) -> ConnectionChecked:
+        """Probe a database as ``create`` would, storing nothing (the create form's check).
+
+        Any signed-in caller may ask (they could create a project with it anyway); the
+        errors are ``create``'s, so the form shows the same message either way.
+        """
+        schemas = tuple(request.schemas)
+        probe = await probe_database(
+            request.database_url.get_secret_value(), schemas, self._timeout
+        )
+        snapshot = snapshot_from_catalog(probe.catalog, schemas)
+        kinds = [relation.kind for relation in snapshot.relations.values()]
+        return ConnectionChecked(
+            server_version=probe.server_version,
+            tables=sum(1 for kind in kinds if "table" in kind),
+            views=sum(1 for kind in kinds if "view" in kind),
+            functions=sum(len(overloads) for overloads in snapshot.functions.values()),
+        )
 
     async def test_connection(self, caller: Caller, project_id: str) -> ProjectStatus:
         """Check the database now; refresh the cached schema when it answers."""
