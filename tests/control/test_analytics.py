@@ -52,6 +52,8 @@ async def test_requests_show_up_in_stats_and_logs(
         assert {b["value"]: b["requests"] for b in stats["by_status"]} == {"200": 5, "404": 1}
         assert {b["value"] for b in stats["by_table"]} == {"publishers", "no_such_table"}
         assert sum(point["requests"] for point in stats["series"]) == 6
+        assert all(point["p95_ms"] >= 0 for point in stats["series"])
+        assert max(point["p95_ms"] for point in stats["series"]) > 0
 
         page = (await c.api.get(f"/projects/{project}/logs?limit=4", headers=auth)).json()
         assert len(page["items"]) == 4
@@ -74,6 +76,18 @@ async def test_requests_show_up_in_stats_and_logs(
             "items"
         ]
         assert [e["target"] for e in failed] == ["no_such_table"]
+        for status_class, targets in (("4xx", {"no_such_table"}), ("2xx", {"publishers"})):
+            items = (
+                await c.api.get(
+                    f"/projects/{project}/logs", params={"status_class": status_class}, headers=auth
+                )
+            ).json()["items"]
+            assert {e["target"] for e in items} == targets, status_class
+        assert (await c.api.get(f"/projects/{project}/logs?status_class=5xx", headers=auth)).json()[
+            "items"
+        ] == []
+        invalid = await c.api.get(f"/projects/{project}/logs?status_class=9xx", headers=auth)
+        assert invalid.status_code in (400, 422)
         assert failed[0]["error_code"]
         traced = (
             await c.api.get(f"/projects/{project}/logs?request_id=trace-42", headers=auth)

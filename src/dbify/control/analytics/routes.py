@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -49,6 +49,7 @@ async def project_logs(
     start: From = None,
     to: To = None,
     status: int | None = None,
+    status_class: Literal["1xx", "2xx", "3xx", "4xx", "5xx"] | None = None,
     method: str | None = None,
     table: str | None = None,
     key_id: str | None = None,
@@ -58,7 +59,8 @@ async def project_logs(
 ) -> LogPage:
     """Request log, newest first; pass ``next_cursor`` back as ``cursor`` for more."""
     given = {
-        "status": status, "method": method.upper() if method else None, "target": table,
+        "status": status, "status_class": status_class,
+        "method": method.upper() if method else None, "target": table,
         "key_id": key_id, "request_id": request_id,
     }  # fmt: skip
     filters = {name: value for name, value in given.items() if value is not None}

@@ -24,6 +24,7 @@ class SeriesPoint(BaseModel):
     requests: int
     errors: int
     avg_ms: float
+    p95_ms: float
 
 
 class Breakdown(BaseModel):

@@ -112,8 +112,10 @@ class AnalyticsService:
                 p99_ms=_ms(p99),
             ),
             series=[
-                SeriesPoint(time=_iso(int(t)), requests=int(n), errors=int(e), avg_ms=_ms(a))
-                for t, n, e, a in series
+                SeriesPoint(
+                    time=_iso(int(t)), requests=int(n), errors=int(e), avg_ms=_ms(a), p95_ms=_ms(p)
+                )
+                for t, n, e, a, p in series
             ],
             by_status=breakdown(by["status"]),
             by_method=breakdown(by["method"]),

@@ -20,6 +20,12 @@ _TABLE = "{db}.request_log FINAL"
 LogFilters = dict[str, Any]
 
 
+def _condition(name: str, value: Any) -> str:
+    if name == "status_class":  # "4xx": every status from 400 to 499
+        return f"intDiv(status, 100) = {int(str(value)[0])}"
+    return f"{name} = {literal(value)}"
+
+
 class AnalyticsQueries:
     def __init__(self, store: AnalyticsStore) -> None:
         self._store = store
@@ -42,8 +48,8 @@ class AnalyticsQueries:
     async def series(self, project_id: str, start: int, end: int, bucket: str) -> list[Any]:
         return await self._store.select(
             f"SELECT toUnixTimestamp({_BUCKETS[bucket]}(time)) AS t, count(), "
-            f"countIf(status >= 400), avg(duration_us) FROM {_TABLE} "
-            f"WHERE {self._where(project_id, start, end)} GROUP BY t ORDER BY t"
+            f"countIf(status >= 400), avg(duration_us), quantile(0.95)(duration_us) "
+            f"FROM {_TABLE} WHERE {self._where(project_id, start, end)} GROUP BY t ORDER BY t"
         )
 
     async def breakdown(self, project_id: str, start: int, end: int, column: str) -> list[Any]:
@@ -70,7 +76,7 @@ class AnalyticsQueries:
         limit: int,
     ) -> list[Any]:
         conditions = [self._where(project_id, start, end)]
-        conditions += [f"{name} = {literal(value)}" for name, value in filters.items()]
+        conditions += [_condition(name, value) for name, value in filters.items()]
         if after is not None:
             ts, event_id = after
             conditions.append(
