@@ -27,6 +27,7 @@ from dbify.dataplane.project import Project
 from dbify.dataplane.respond import ApiResponse, respond_error, respond_read
 from dbify.dataplane.respond_call import respond_call
 from dbify.dataplane.respond_write import respond_write, write_check
+from dbify.dataplane.role_schema import snapshot_for_role
 from dbify.dataplane.sql.call import build_call
 from dbify.dataplane.sql.mutate import build_mutate
 from dbify.errors import Codes, DbifyError
@@ -83,7 +84,7 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
         exposed_schemas=project.settings.schemas,
     )
     if request.action == "schema":
-        return _schema(project, principal, request, raw)
+        return await _schema(project, principal, request, raw)
     if request.action in ("read", "head"):
         response = await _read(project, principal, request)
     elif request.action == "call":
@@ -116,12 +117,14 @@ def _with_context(principal: Principal, raw: RawRequest) -> Principal:
     return replace(principal, context=(raw.method, raw.path or "/", headers))
 
 
-def _schema(
+async def _schema(
     project: Project, principal: Principal, request: ApiRequest, raw: RawRequest
 ) -> ApiResponse:
     snapshot = project.snapshot
     if principal.access is not None:  # an access role sees only what it may use
         snapshot = restrict_snapshot(snapshot, principal.access)
+    elif principal.role is not None:  # so does a database role (its own privileges)
+        snapshot = await snapshot_for_role(project, principal, principal.role)
     body = openapi_json(
         snapshot,
         rest_url=raw.rest_url,

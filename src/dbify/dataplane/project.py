@@ -20,6 +20,7 @@ from dbify.dataplane.cors import CorsPolicy
 from dbify.dataplane.plan.access import AccessPolicy
 from dbify.dataplane.statement_cache import StatementCache
 from dbify.schema.model import SchemaSnapshot
+from dbify.schema.privileges import RoleSnapshots
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class Project:
     key_rate_limits: Mapping[str, tuple[float, int | None]] = field(default_factory=dict)
     statements: StatementCache = field(init=False)
     cors: CorsPolicy = field(init=False)
+    # The snapshot as each database role sees it, for OpenAPI (dataplane/role_schema.py).
+    role_snapshots: RoleSnapshots = field(default_factory=RoleSnapshots)
 
     def __post_init__(self) -> None:
         self.statements = StatementCache(self.settings.statement_cache_size)
