@@ -40,20 +40,44 @@ class ApiKey:
     role: str | None = None
 
 
+_VERIFIED_CACHE_SIZE = 256
+
+
 class KeyRing:
-    """The keys of one project, looked up by hash."""
+    """The keys of one project, looked up by hash.
+
+    Keys that verified are remembered by the presented value (at most
+    ``_VERIFIED_CACHE_SIZE``; the memo restarts when full), so the usual request, which
+    repeats a key seen before, skips hashing: a dict lookup instead of a SHA-256. Only
+    keys that exist are remembered (a flood of wrong keys cannot grow it), and ``add``
+    and ``revoke`` clear it.
+    """
 
     def __init__(self, keys: Iterable[ApiKey] = ()) -> None:
         self._by_hash: dict[str, ApiKey] = {k.key_hash: k for k in keys}
+        self._verified: dict[str, ApiKey] = {}
 
     def add(self, key: ApiKey) -> None:
         self._by_hash[key.key_hash] = key
+        self._verified = {}
 
     def revoke(self, key_id: str) -> None:
         self._by_hash = {h: k for h, k in self._by_hash.items() if k.id != key_id}
+        self._verified = {}
 
     def verify(self, presented: str) -> ApiKey | None:
         """The key matching ``presented``, or None."""
+        known = self._verified.get(presented)
+        if known is not None:
+            return known
+        found = self._lookup(presented)
+        if found is not None:
+            if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+                self._verified = {}
+            self._verified[presented] = found
+        return found
+
+    def _lookup(self, presented: str) -> ApiKey | None:
         digest = hash_api_key(presented)
         found = self._by_hash.get(digest)
         if found is None or not hmac.compare_digest(found.key_hash, digest):

@@ -128,6 +128,8 @@ class RequestLimiter:
         defaults, settings = self.defaults, project.settings
         per_key = settings.rate_limit_per_key or defaults.per_key
         per_ip = settings.rate_limit_per_ip or defaults.per_ip
+        if per_key is None and per_ip is None and not project.key_rate_limits:
+            return None  # no limit anywhere: no hashing, no bucket (the common case)
         burst = settings.rate_limit_burst or defaults.burst
         checks: list[tuple[str, float, int]] = []
         credential = _credential(headers)
