@@ -45,6 +45,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _REST_PREFIX = "rest/v1"
+# Saved queries: /rest/v1/q/{name} (two segments: a table named `q` stays at /q);
+# /queries/v1/{name} is the older alias, kept for existing clients.
+_SAVED_PREFIX = "rest/v1/q/"
 _QUERIES_PREFIX = "queries/v1/"
 _SEARCH_PREFIX = "search/v1/"
 
@@ -106,6 +109,11 @@ class DbifyApp:
             if path.startswith("/p/"):
                 project_id, _, rest = path[3:].partition("/")
                 if rest == _REST_PREFIX or rest.startswith(_REST_PREFIX + "/"):
+                    if rest.startswith(_SAVED_PREFIX) and self.saved_queries is not None:
+                        name = rest[len(_SAVED_PREFIX) :]
+                        if name and "/" not in name:
+                            await self._saved_query(project_id, name, scope, send)
+                            return
                     await self._data_api(project_id, scope, receive, send)
                     return
                 if rest.startswith(_QUERIES_PREFIX) and self.saved_queries is not None:
@@ -203,13 +211,25 @@ class DbifyApp:
         await _send(send, _with_cors(response, project.cors, headers.get("origin")))
 
     async def _saved_query(self, project_id: str, name: str, scope: Scope, send: Send) -> None:
-        """``GET /p/{id}/queries/v1/{name}``: control/saved_queries/endpoint.py."""
+        """``GET /p/{id}/rest/v1/q/{name}``: control/saved_queries/endpoint.py."""
         project = self.directory.get(project_id)
         if project is None or self.saved_queries is None:
             error = DbifyError(Codes.PROJECT_NOT_FOUND, f"Project '{project_id}' not found")
             await _send(send, _with_cors(respond_error(error), ANY_ORIGIN, None))
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope["method"] == "OPTIONS":
+            await _send(send, ApiResponse(200, b"", preflight_headers(project.cors, headers)))
+            return
+        if self.limiter is not None:
+            client = scope.get("client")
+            refused = await self.limiter.check(project, client[0] if client else None, headers)
+            if refused is not None:
+                error = DbifyError(Codes.RATE_LIMITED, "Too many requests", hint="Retry later.")
+                limited = respond_error(error)
+                limited.headers.extend(refused)
+                await _send(send, _with_cors(limited, project.cors, headers.get("origin")))
+                return
         request = RawRequest(scope["method"], name, scope["query_string"].decode("latin-1"),
                              headers, None, self.rest_url(project_id))  # fmt: skip
         response = await self.saved_queries.handle(project, name, request)

@@ -1,4 +1,4 @@
-"""Saved queries through the management API and ``GET /p/{id}/queries/v1/{name}``:
+"""Saved queries through the management API and ``GET /p/{id}/rest/v1/q/{name}``:
 checked at save time (one SELECT, parameters, PREPARE), typed bind parameters, pagination,
 clear 400s, an injection attempt that stays a value, and writes refused twice (by the
 parser at save time, by the READ ONLY transaction at run time)."""
@@ -75,12 +75,13 @@ async def test_saved_query_lifecycle(
         )  # fmt: skip
         assert response.status_code == 201, response.text
         saved = response.json()
-        assert saved["url"].endswith(f"/p/{pid}/queries/v1/recent-orders")
+        assert saved["url"].endswith(f"/p/{pid}/rest/v1/q/recent-orders")
+        assert [c["name"] for c in saved["columns"]] == ["id", "customer", "total"]
         listed = (await c.api.get(f"/projects/{pid}/queries", headers=_auth(token))).json()
         assert [q["name"] for q in listed] == ["recent-orders"]
 
         key = {"apikey": project["service_key"]}
-        url = f"/p/{pid}/queries/v1/recent-orders"
+        url = f"/p/{pid}/rest/v1/q/recent-orders"
         response = await c.data.get(url, params={"since": "2024-01-15"}, headers=key)
         assert response.status_code == 200, response.text
         assert [r["id"] for r in response.json()] == [15, 16, 17, 18, 19, 20]
@@ -113,10 +114,10 @@ async def test_saved_query_lifecycle(
         assert "Unknown parameter(s): x" in response.json()["message"]
         response = await c.data.get(url, params={"since": "2024-01-01", "limit": "-1"},
                                     headers=key)  # fmt: skip
-        assert response.status_code == 400
+        assert response.status_code == 416  # the grammar's range error, as on a table
         # No key, unknown query.
         assert (await c.data.get(url, params={"since": "2024-01-01"})).status_code == 401
-        response = await c.data.get(f"/p/{pid}/queries/v1/nope", headers=key)
+        response = await c.data.get(f"/p/{pid}/rest/v1/q/nope", headers=key)
         assert response.status_code == 404
         # An empty result is [].
         response = await c.data.get(url, params={"since": "2030-01-01"}, headers=key)
@@ -183,7 +184,7 @@ async def test_a_select_calling_a_writing_function_is_refused_at_run_time(
         response = await _save(c.api, token, pid, name="sneaky", sql="select sneaky_write()")
         assert response.status_code == 201, response.text
         response = await c.data.get(
-            f"/p/{pid}/queries/v1/sneaky", headers={"apikey": project["service_key"]}
+            f"/p/{pid}/rest/v1/q/sneaky", headers={"apikey": project["service_key"]}
         )
         assert response.status_code == 405, response.text  # 25006: read-only transaction
         assert response.json()["code"] == "25006"

@@ -283,7 +283,7 @@ cron_runs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
 )
 
-# Saved-query endpoints (issue 10): GET /p/{id}/queries/v1/{name}.
+# Saved-query endpoints (issue 10): GET /p/{id}/rest/v1/q/{name}.
 saved_queries = sa.Table(
     "saved_queries",
     metadata,
@@ -301,6 +301,9 @@ saved_queries = sa.Table(
     sa.Column("parameters", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("run_as_role", sa.String(63), nullable=True),
+    sa.Column("timeout_ms", sa.Integer, nullable=True),
+    sa.Column("columns", sa.JSON, nullable=False, server_default="[]"),
     sa.UniqueConstraint("project_id", "name", name="uq_saved_queries_project_name"),
 )
 

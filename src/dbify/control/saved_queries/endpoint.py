@@ -1,21 +1,27 @@
-"""``GET /p/{id}/queries/v1/{name}?param=…``: run a saved query for a data API caller.
+"""``GET /p/{id}/rest/v1/q/{name}?param=…``: run a saved query for a data API caller.
 
 The caller authenticates exactly as on the data API (``apikey`` or ``Authorization:
-Bearer``, keys or JWTs) and the query runs with that principal's role in a READ ONLY
-transaction on the project's pool (whose sessions carry the project's statement
-timeout). Query-string values are checked against the declared types (a clear 400
-naming the parameter) and bound as parameters, never interpolated. ``limit`` and
-``offset`` page the result (``limit`` defaults to the project's ``max_rows``); the JSON
-array is built by PostgreSQL. Keys of an RBAC access role are refused: their rules are
-enforced by the data API's planner, which arbitrary SQL bypasses.
+Bearer``, keys or JWTs). The query string is split: the query's declared parameters
+(checked against their types, defaults filled in, a clear 400 naming the parameter)
+are bound as values, never interpolated; everything else is the data API's grammar,
+applied on top of the query's rows as on a table (``select``, filters, ``order``,
+``limit``/``offset``, ``Prefer: count=exact``, ``Accept: text/csv``), resolved against
+the result columns PREPARE described at save time. The read builder
+(``sql/read.py``) reads the query as its root source, so PostgreSQL builds the body.
+
+It runs READ ONLY, as the query's ``run_as_role``, else the caller's role, else the
+project's anon role, with the query's own ``statement_timeout`` (``run.py``). Keys of
+an RBAC access role are refused: their rules are enforced by the data API's planner,
+which arbitrary SQL bypasses.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from dbify.auth.principal import Principal, authenticate, authenticate_jwt, bearer_jwt
+from dbify.control.saved_queries.run import run_saved_query
 from dbify.control.saved_queries.statement import (
     CompiledQuery,
     QueryRejected,
@@ -23,17 +29,20 @@ from dbify.control.saved_queries.statement import (
     compile_query,
 )
 from dbify.control.saved_queries.store import SavedQueryRecord, SavedQueryStore
-from dbify.dataplane.execute import run_statement
+from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.pipeline import RawRequest
+from dbify.dataplane.plan.read import plan_read
 from dbify.dataplane.project import Project
-from dbify.dataplane.respond import ApiResponse, respond_error
+from dbify.dataplane.respond import ApiResponse, respond_error, respond_read
+from dbify.dataplane.sql.read import build_read
 from dbify.dataplane.sql.statement import Param, Statement
 from dbify.errors import Codes, DbifyError, ErrorKind
+from dbify.schema.model import Column, QualifiedName, Relation
 
-__all__ = ["ACCESS_ROLE_REFUSED", "SavedQueryEndpoint"]
+__all__ = ["ACCESS_ROLE_REFUSED", "NOT_RESAVED", "SavedQueryEndpoint", "bind_arguments"]
 
 ACCESS_ROLE_REFUSED = ErrorKind("DBIFY670", 403)
-_JSON = (b"content-type", b"application/json; charset=utf-8")
+NOT_RESAVED = ErrorKind("DBIFY671", 409)
 
 
 async def _principal(project: Project, headers: dict[str, str]) -> Principal:
@@ -51,31 +60,21 @@ def _bad(message: str, hint: str | None = None) -> DbifyError:
     return DbifyError(Codes.INVALID_QUERY_PARAM, message, hint=hint)
 
 
-def _page_value(raw: str | None, name: str, default: int | None) -> str | None:
-    if raw is None:
-        return None if default is None else str(default)
-    if not raw.isdigit():
-        raise _bad(f"'{name}' must be a non-negative integer")
-    return raw
-
-
 def bind_arguments(
-    record: SavedQueryRecord, compiled: CompiledQuery, query_string: str, max_rows: int | None
-) -> tuple[tuple[Param, ...], int]:
-    """The bind values (declared order, then limit and offset) and the offset.
-    Raises a 400 ``DbifyError`` for unknown, repeated, missing or ill-typed values."""
-    given: dict[str, str | None] = {}
+    record: SavedQueryRecord, compiled: CompiledQuery, query_string: str
+) -> tuple[tuple[Param, ...], str]:
+    """The bind values (in ``compiled.order``) and the rest of the query string (the
+    grammar's). Raises a 400 ``DbifyError`` for a repeated, missing or ill-typed value."""
+    declared = {str(p["name"]): p for p in record.parameters}
+    given: dict[str, str] = {}
+    grammar: list[tuple[str, str]] = []
     for key, value in parse_qsl(query_string, keep_blank_values=True):
-        if key in given:
+        if key not in declared:
+            grammar.append((key, value))
+        elif key in given:
             raise _bad(f"Parameter '{key}' is given more than once")
-        given[key] = value
-    declared = {p["name"]: p for p in record.parameters}
-    unknown = sorted(set(given) - set(declared) - {"limit", "offset"})
-    if unknown:
-        raise _bad(
-            f"Unknown parameter(s): {', '.join(unknown)}",
-            hint=f"This query takes: {', '.join(declared) or 'no parameters'} (and limit, offset)",
-        )
+        else:
+            given[key] = value
     values: list[Param] = []
     for name in compiled.order:
         spec = declared[name]
@@ -89,19 +88,49 @@ def bind_arguments(
             values.append(check_value(str(spec["type"]), str(chosen)))
         except ValueError as exc:
             raise _bad(f"Invalid value for parameter '{name}': {exc}") from None
-    limit = _page_value(given.get("limit"), "limit", max_rows)
-    if limit is not None and max_rows is not None and int(limit) > max_rows:
-        limit = str(max_rows)
-    offset = _page_value(given.get("offset"), "offset", 0)
-    assert offset is not None
-    return (*values, limit, offset), int(offset)
+    _refuse_unknown(record, [key for key, _ in grammar])
+    return tuple(values), urlencode(grammar)
+
+
+_GRAMMAR_KEYS = frozenset(("select", "order", "limit", "offset", "and", "or", "not.and",
+                           "not.or", "columns"))  # fmt: skip
+
+
+def _refuse_unknown(record: SavedQueryRecord, keys: list[str]) -> None:
+    """A key that is neither a parameter, a grammar word nor a filter on a result
+    column is most likely a misspelt parameter: say so, rather than a filter error."""
+    columns = {c["name"] for c in record.columns}
+    unknown = sorted(
+        {
+            k for k in keys
+            if k not in _GRAMMAR_KEYS and k.split("->")[0] not in columns
+            and not k.endswith((".select", ".order", ".limit", ".offset", ".or", ".and"))
+        }
+    )  # fmt: skip
+    if unknown:
+        declared = ", ".join(str(p["name"]) for p in record.parameters) or "no parameters"
+        raise _bad(
+            f"Unknown parameter(s): {', '.join(unknown)}",
+            hint=f"This query takes: {declared}; filters apply to its columns: "
+            f"{', '.join(sorted(columns))}",
+        )
+
+
+def result_relation(record: SavedQueryRecord) -> Relation:
+    """The query's output as a relation the read planner resolves names against."""
+    columns = tuple(
+        Column(name=c["name"], position=i, data_type=c["type"], type_name=c["type"],
+               type_category=c["category"], nullable=True)
+        for i, c in enumerate(record.columns, start=1)
+    )  # fmt: skip
+    return Relation(QualifiedName("q", record.name), "view", columns)
 
 
 class SavedQueryEndpoint:
     """Answers saved-query calls; definitions are read from the metadata store."""
 
     def __init__(self, store: SavedQueryStore, *, cache_size: int = 256) -> None:
-        self._store = store
+        self.store = store
         self._compiled: OrderedDict[tuple[str, str], CompiledQuery] = OrderedDict()
         self._cache_size = cache_size
 
@@ -132,22 +161,35 @@ class SavedQueryEndpoint:
                 "Saved queries are not available to keys of an access role",
                 hint="Use the service key, or a key or JWT with a database role.",
             )
-        record = await self._store.by_name(project.id, name)
+        record = await self.store.by_name(project.id, name)
         if record is None:
             raise DbifyError(Codes.NOT_FOUND, f"Saved query '{name}' not found")
+        if not record.columns:
+            raise DbifyError(
+                NOT_RESAVED,
+                f"Saved query '{name}' was saved before result columns were recorded",
+                hint="Save it again (PATCH it with its SQL) to record them.",
+            )
         try:
             compiled = self._compile(record)
         except QueryRejected as exc:  # saved before a stricter check: never run it
             raise DbifyError(Codes.INVALID_QUERY_PARAM, str(exc)) from None
-        params, offset = bind_arguments(
-            record, compiled, raw.query_string, project.settings.max_rows
+        values, grammar = bind_arguments(record, compiled, raw.query_string)
+        request = parse_request(
+            raw.method, "/" + name, grammar, raw.headers, None,
+            exposed_schemas=project.settings.schemas,
+        )  # fmt: skip
+        plan = plan_read(
+            request, project.snapshot, max_rows=project.settings.max_rows,
+            source=result_relation(record), root_privilege=None,
+        )  # fmt: skip
+        statement = build_read(
+            plan,
+            media_type=request.media_type,
+            count=request.preferences.count,
+            root_rows=Statement(compiled.sql, values),
         )
-        row = await run_statement(
-            project, principal, Statement(compiled.sql, params), read_only=True
-        )
-        assert row is not None  # the wrapped statement always returns one row
-        body, count = row["body"], int(row["page_count"])
-        data = body if isinstance(body, bytes) else str(body).encode()
-        last = f"{offset}-{offset + count - 1}" if count else "*"
-        headers = [_JSON, (b"content-range", f"{last}/*".encode())]
-        return ApiResponse(200, b"" if raw.method == "HEAD" else data, headers)
+        role = record.run_as_role or principal.role or project.settings.anon_role
+        timeout = record.timeout_ms or project.settings.statement_timeout_ms
+        result = await run_saved_query(project, principal, statement, role=role, timeout_ms=timeout)
+        return respond_read(request, result)

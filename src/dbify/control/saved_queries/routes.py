@@ -1,5 +1,5 @@
 """HTTP API for saved queries (``/api/v1/projects/{id}/queries``). Calling one is the
-data plane's job: ``GET /p/{id}/queries/v1/{name}`` (``endpoint.py``)."""
+data plane's job: ``GET /p/{id}/rest/v1/q/{name}`` (``endpoint.py``)."""
 
 from __future__ import annotations
 

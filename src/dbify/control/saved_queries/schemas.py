@@ -11,7 +11,9 @@ ParameterType = Literal[
     "text", "integer", "bigint", "numeric", "float", "boolean", "date", "timestamp",
     "timestamptz", "uuid", "json",
 ]  # fmt: skip
-RESERVED = ("limit", "offset")
+# The data API grammar's own query parameters, applied on top of the query's rows.
+RESERVED = ("select", "order", "limit", "offset", "and", "or", "not", "columns")
+_ROLE = r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$"
 
 
 class QueryParameter(BaseModel):
@@ -27,7 +29,7 @@ class QueryParameter(BaseModel):
     @classmethod
     def _not_reserved(cls, value: str) -> str:
         if value in RESERVED:
-            raise ValueError(f"'{value}' is reserved for pagination")
+            raise ValueError(f"'{value}' is reserved for the data API grammar")
         return value
 
 
@@ -38,6 +40,15 @@ class SavedQueryCreate(BaseModel):
     description: str = Field("", max_length=1000)
     sql: str = Field(min_length=1, max_length=100_000, description="One SELECT; :name params.")
     parameters: list[QueryParameter] = Field(default_factory=list)
+    run_as_role: str | None = Field(
+        None,
+        pattern=_ROLE,
+        description="Database role the query runs as (SET LOCAL ROLE); default: the "
+        "caller's role, else the project's anon role.",
+    )
+    timeout_ms: int | None = Field(
+        None, ge=1, le=600_000, description="statement_timeout; default: the project's."
+    )
 
 
 class SavedQueryUpdate(BaseModel):
@@ -46,6 +57,18 @@ class SavedQueryUpdate(BaseModel):
     description: str | None = Field(None, max_length=1000)
     sql: str | None = Field(None, min_length=1, max_length=100_000)
     parameters: list[QueryParameter] | None = None
+    run_as_role: str | None = Field(
+        None, pattern=_ROLE.replace("^", "^$|^", 1), description="'' clears it."
+    )
+    timeout_ms: int | None = Field(None, ge=0, le=600_000, description="0 clears it.")
+
+
+class ResultColumn(BaseModel):
+    """One output column, as PREPARE described it."""
+
+    name: str
+    type: str = Field(description="format_type() of the column's type.")
+    category: str = Field(description="pg_type.typcategory (N numeric, S string...).")
 
 
 class SavedQueryOut(BaseModel):
@@ -55,6 +78,9 @@ class SavedQueryOut(BaseModel):
     description: str
     sql: str
     parameters: list[QueryParameter]
+    run_as_role: str | None
+    timeout_ms: int | None
+    columns: list[ResultColumn]
     url: str = Field(description="GET it with the project's keys (apikey or Bearer).")
     created_at: datetime
     updated_at: datetime

@@ -4,12 +4,11 @@ Pure functions (no database). The author writes ``:name`` placeholders
 (``select * from orders where created_at > :since``); ``compile_query`` replaces each
 with a bind parameter cast to the declared type (``CAST(CAST($1 AS text) AS
 timestamptz)``: every value travels as text and PostgreSQL converts it, never
-interpolated), checks with pglast that the result is one plain SELECT (``WITH``
-allowed, but no data-modifying CTE, ``SELECT INTO`` or row locks anywhere), and wraps
-it so PostgreSQL builds the JSON page::
-
-    SELECT coalesce(json_agg(t), '[]')::text AS body, count(*) AS page_count
-    FROM (SELECT * FROM (<query>) AS q LIMIT $n OFFSET $n+1) AS t
+interpolated) and checks with pglast that the result is one plain SELECT (``WITH``
+allowed, but no data-modifying CTE, ``SELECT INTO`` or row locks anywhere). The data
+plane's read builder then reads the query's rows as a source (``sql/read.py``,
+``build_read(source=...)``), so ``select``, filters, ``order``, ranges, counts and CSV
+apply on top of it; its parameters are ``$1``... in ``CompiledQuery.order``.
 
 The parse check is the first of two guards: the statement also runs in a READ ONLY
 transaction (a SELECT can still call a function that writes).
@@ -66,8 +65,8 @@ class QueryRejected(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CompiledQuery:
-    """The wrapped statement; ``order[i]`` is the parameter bound to ``$i+1``, then
-    ``$len(order)+1`` is the limit and ``+2`` the offset (all as text)."""
+    """The query with bind parameters; ``order[i]`` is the parameter bound to ``$i+1``
+    (as text)."""
 
     sql: str
     order: tuple[str, ...]
@@ -141,14 +140,9 @@ def compile_query(sql: str, types: dict[str, str]) -> CompiledQuery:
     Raises ``QueryRejected`` with a message for the author."""
     bound, order = _bind_placeholders(sql, types)
     statement = _check_read_only(bound)
-    inner = RawStream()(statement)
-    limit, offset = len(order) + 1, len(order) + 2
-    wrapped = (
-        "SELECT coalesce(json_agg(t), '[]')::text AS body, count(*) AS page_count FROM "
-        f"(SELECT * FROM ({inner}) AS q LIMIT CAST(${limit}::text AS bigint) "
-        f"OFFSET CAST(${offset}::text AS bigint)) AS t"
-    )
-    return CompiledQuery(wrapped, order)
+    # Re-printed from the tree: the author's comments and a trailing ';' are gone, so
+    # the text nests safely inside a CTE.
+    return CompiledQuery(RawStream()(statement), order)
 
 
 _BOOLEANS = {"true", "false", "t", "f", "1", "0", "yes", "no", "on", "off"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,10 @@ class SavedQueryRecord:
     parameters: list[dict[str, Any]]
     created_at: datetime
     updated_at: datetime
+    run_as_role: str | None = None
+    timeout_ms: int | None = None
+    # [{"name", "type", "category"}] of the result, from PREPARE at save time.
+    columns: list[dict[str, str]] = field(default_factory=list)
 
 
 def _record(row: sa.Row[Any]) -> SavedQueryRecord:

@@ -56,17 +56,22 @@ def build_rows(plan: ReadPlan, params: BindParams, *, source: str) -> str:
 
 
 def build_read(
-    plan: ReadPlan, *, media_type: MediaType, count: CountPreference | None
+    plan: ReadPlan,
+    *,
+    media_type: MediaType,
+    count: CountPreference | None,
+    root_rows: Statement | None = None,
 ) -> ReadStatement:
     """The statement for ``plan``: one row of ``total_count``, ``page_count``, ``body``.
 
     ``media_type`` ``json`` gives a JSON array, ``object`` the first row's object (or
     ``null``; the executor checks ``page_count``), ``csv`` a CSV document with a header
     line. ``count`` ``exact`` fills ``total_count``; ``planned``/``estimated`` add a
-    ``count_estimate`` statement to EXPLAIN.
+    ``count_estimate`` statement to EXPLAIN. ``root_rows``, when given, is a query whose
+    rows the root reads instead of its relation (a saved query, its parameters first:
+    ``$1``... are its own), placed in a ``_source_query`` CTE.
     """
-    params = BindParams()
-    builder = _Builder(params)
+    params, builder = _root_builder(root_rows)
     root = builder.row_query(plan, None)
     ctes = builder.ctes
     total = "NULL"
@@ -87,8 +92,7 @@ def build_read(
         )
     estimate = None
     if count in ("planned", "estimated"):
-        estimate_params = BindParams()
-        estimate_builder = _Builder(estimate_params)
+        estimate_params, estimate_builder = _root_builder(root_rows)
         counted = estimate_builder.row_query(plan, None, counting=True)
         estimate = Statement(
             _with(estimate_builder.ctes)
@@ -96,6 +100,16 @@ def build_read(
             tuple(estimate_params.values),
         )
     return ReadStatement(Statement(_with(ctes) + sql, tuple(params.values)), estimate)
+
+
+def _root_builder(root_rows: Statement | None) -> tuple[BindParams, _Builder]:
+    params = BindParams()
+    if root_rows is None:
+        return params, _Builder(params)
+    params.values.extend(root_rows.params)
+    builder = _Builder(params, root_source="_source_query")
+    builder.ctes.append(f"_source_query AS ({root_rows.sql})")
+    return params, builder
 
 
 def _with(ctes: list[str]) -> str:
