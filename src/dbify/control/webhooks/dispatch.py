@@ -5,7 +5,16 @@ to a bounded in-memory buffer (changes beyond ``capacity`` are dropped and count
 and a task of its own turns buffered changes into messages in the metadata store,
 where they become durable. A change is therefore lost only if the process dies in the
 fraction of a second between the commit and that insert. Projects without endpoints
-cost a set lookup. It also subscribes to ``schema.changed`` on the event bus.
+cost a set lookup.
+
+Which projects have endpoints is cached. ``refresh`` (after an endpoint is created,
+updated or deleted through this process's API) reloads it and announces
+``cache.webhooks`` on the event bus, which the Redis bus broadcasts: every other
+``serve`` process reloads at once rather than at its next periodic reload.
+
+It also subscribes to ``schema.changed``, a local-only event published by the schema
+watch, which runs on one replica at a time (the leader): so a schema change is queued
+once, by the leader's dispatcher, however many replicas serve.
 """
 
 from __future__ import annotations
@@ -22,10 +31,13 @@ from dbify.backends.events import Event, EventBus
 from dbify.control.webhooks.service import WebhookService
 from dbify.dataplane.changes import RowChange
 
-__all__ = ["WebhookDispatcher"]
+__all__ = ["WEBHOOKS_CACHE", "WebhookDispatcher"]
 
 _log = logging.getLogger("dbify.webhooks")
 _SCHEMA_CHANGED = "schema.changed"
+WEBHOOKS_CACHE = "cache.webhooks"  # `cache.*`: broadcast to every instance
+_RESYNC = "bus.resync"  # backends.events.redis_pubsub.RESYNC: messages may be missed
+_RELOAD_SECONDS = 5.0
 
 
 def _row_data(change: RowChange) -> dict[str, Any]:
@@ -59,17 +71,32 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._projects: set[str] = set()
+        self._bus: EventBus | None = None
+        self._reloaded = 0.0
         self.dropped = 0
 
     async def start(self, bus: EventBus | None = None) -> None:
-        await self.refresh()
+        await self._reload()
+        self._bus = bus
         if bus is not None:
             bus.subscribe(_SCHEMA_CHANGED, self._schema_changed)
+            bus.subscribe(WEBHOOKS_CACHE, self._heard)
+            bus.subscribe(_RESYNC, self._heard)
         self._task = asyncio.create_task(self._drain_forever(), name="webhook-dispatch")
 
     async def refresh(self) -> None:
-        """Re-read which projects have endpoints (called periodically and on changes)."""
+        """Endpoints changed here: reload, and tell every instance to reload."""
+        await self._reload()
+        if self._bus is not None:
+            await self._bus.publish(Event(WEBHOOKS_CACHE, {}))
+
+    async def _reload(self) -> None:
+        """Re-read which projects have endpoints (periodically and when told)."""
         self._projects = {e.project_id for e in await self._service.store.endpoints()}
+        self._reloaded = asyncio.get_running_loop().time()
+
+    async def _heard(self, event: Event) -> None:
+        await self._reload()
 
     def row_changed(self, change: RowChange) -> None:
         if change.project_id not in self._projects:
@@ -92,12 +119,14 @@ class WebhookDispatcher:
 
     async def _drain_forever(self) -> None:
         while True:
-            woken = False
             with contextlib.suppress(TimeoutError):
-                woken = await asyncio.wait_for(self._wake.wait(), 5.0)
+                await asyncio.wait_for(self._wake.wait(), _RELOAD_SECONDS)
             self._wake.clear()
             try:
-                await (self.drain() if woken else self.refresh())
+                await self.drain()
+                # Also under a steady stream of writes: a missed announcement heals.
+                if asyncio.get_running_loop().time() - self._reloaded >= _RELOAD_SECONDS:
+                    await self._reload()
             except Exception:
                 _log.exception("webhook dispatch failed; retrying")
                 await asyncio.sleep(1.0)

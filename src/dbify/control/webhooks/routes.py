@@ -3,7 +3,8 @@ delivery log and manual redelivery.
 
 After endpoints change, the app's ``state.webhook_endpoints_changed`` (set by ``dbify
 serve``: the dispatcher's refresh) is awaited, so the next write in this process is
-already fanned out; other processes pick the change up within their refresh interval.
+already fanned out; the dispatcher announces the change on the event bus, so other
+processes (Redis bus) reload at once too.
 """
 
 from __future__ import annotations
