@@ -56,6 +56,7 @@ def session(make_database: Callable[..., str]) -> Iterator[Session]:
     env = {
         "DBIFY_SCHEMA_WATCH__POLL_INTERVAL_SECONDS": "1",
         "DBIFY_ANALYTICS__FLUSH_SECONDS": "0.2",
+        "DBIFY_WEBHOOKS__ALLOWED_HOSTS": '["127.0.0.1/32"]',  # the webhook screen's target
     }
     server = start_server(database_url, env=env)
     shots = Path(os.environ.get("DBIFY_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="dbify-shots-"))
@@ -110,6 +111,9 @@ def test_sign_up_and_create_project_shows_keys_once(session: Session) -> None:
     session.shot("03-create-error")
 
     page.get_by_label("Database URL").fill(session.database_url)
+    page.get_by_role("button", name="Test connection", exact=True).click()
+    page.get_by_text("Connected.").wait_for()
+    assert "tables" in page.get_by_role("status").filter(has_text="Connected.").inner_text()
     page.get_by_role("button", name="Test connection and create").click()
     page.get_by_text("Copy these keys now").wait_for()
     anon = page.get_by_label("anon key", exact=True).input_value()
@@ -223,6 +227,11 @@ def test_logs_show_api_calls_with_a_detail_drawer(session: Session) -> None:
     assert drawer.is_hidden()
     page.get_by_label("Status").select_option("404")
     playwright_api.expect(page.locator("tbody tr").filter(has_not_text="404")).to_have_count(0)
+    page.get_by_label("Status").select_option("2xx")
+    playwright_api.expect(page.locator(f'tr[data-request-id="{request_id}"]')).to_have_count(1)
+    playwright_api.expect(page.locator("tbody tr").filter(has_text="/no_such_table")).to_have_count(
+        0
+    )
 
 
 def test_analytics_charts_render(session: Session) -> None:
@@ -233,6 +242,7 @@ def test_analytics_charts_render(session: Session) -> None:
     assert page.get_by_role("list", name="Status codes").inner_text().count("200")
     assert "books" in page.get_by_role("list", name="Top tables").inner_text()
     assert page.get_by_role("table", name="Slowest endpoints").locator("tbody tr").count() >= 1
+    assert "p95 latency (ms)" in page.locator("#chart-latency").inner_text()
     session.shot("10-analytics")
     page.get_by_role("button", name="24h").click()
     page.wait_for_url("**/analytics/24h")
@@ -266,6 +276,95 @@ def test_schema_change_appears_with_breaking_highlight(session: Session) -> None
     assert "editions" in text
     assert page.locator(".change.breaking").count() >= 1
     session.shot("11-schema-changes")
+    # The fixture's role may create event triggers: install, then uninstall.
+    page.get_by_role("button", name="Install event triggers").click()
+    playwright_api.expect(page.locator("#watcher-installed")).to_have_text("installed")
+    page.get_by_role("button", name="Uninstall event triggers").click()
+    playwright_api.expect(page.locator("#watcher-installed")).to_have_text("not installed")
+
+
+def test_project_tools_members_webhooks_cron_queries_search_lint_audit(session: Session) -> None:
+    page = session.page
+    base = f"#/p/{session.project['id']}"
+    with httpx.Client(base_url=f"{session.server.base_url}/api/v1") as client:
+        made = client.post("/auth/sign-up", json={"email": "colleague@example.com",
+                                                  "password": "another long password"})  # fmt: skip
+        assert made.status_code == 201, made.text
+
+    page.goto(session.url(f"{base}/members"))
+    page.get_by_label("Email").fill("colleague@example.com")
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_role("button", name="Add or change member").click()
+    page.get_by_role("cell", name="colleague@example.com").wait_for()
+    session.shot("13-members")
+
+    page.goto(session.url(f"{base}/webhooks"))
+    page.get_by_label("Endpoint URL").fill("http://127.0.0.1:9/hooks/dbify")
+    page.get_by_role("button", name="Add endpoint").click()
+    secret = page.get_by_label("signing secret", exact=True).input_value()
+    assert secret.startswith("whsec_")
+    page.get_by_role("button", name="Done").click()
+    assert secret not in page.content()
+    page.get_by_role("button", name="Send test event").click()
+    deadline = time.monotonic() + 15
+    while page.locator("tr[data-delivery-id]").count() == 0:
+        assert time.monotonic() < deadline, "no delivery listed"
+        time.sleep(0.5)
+        page.reload()
+        page.get_by_role("heading", name="Webhooks").wait_for()
+    assert "webhook.ping" in page.locator("tr[data-delivery-id]").first.inner_text()
+    session.shot("14-webhooks")
+
+    page.goto(session.url(f"{base}/cron"))
+    page.get_by_label("Name", exact=True).fill("count books")
+    page.get_by_label("Schedule (cron)").fill("0 3 * * *")
+    page.get_by_label("SQL, function name or URL").fill("SELECT count(*) FROM books")
+    page.get_by_role("button", name="Create job").click()
+    row = page.get_by_role("row").filter(has_text="count books")
+    row.get_by_role("button", name="Run now").click()
+    history = page.get_by_role("table", name="Run history")
+    deadline = time.monotonic() + 20
+    while "succeeded" not in (history.inner_text() if history.count() else ""):
+        assert time.monotonic() < deadline, "manual run did not succeed"
+        time.sleep(0.5)
+        page.reload()
+        page.get_by_role("heading", name="Cron jobs").wait_for()
+    assert "manual" in history.inner_text()
+    session.shot("15-cron")
+
+    page.goto(session.url(f"{base}/queries"))
+    page.locator('input[name="query-name"]').fill("books_after")
+    page.locator('textarea[name="query-sql"]').fill(
+        "SELECT id, title FROM books WHERE id > :after::int ORDER BY id"
+    )
+    page.get_by_role("button", name="Save query").click()
+    page.get_by_role("heading", name="books_after").wait_for()
+    curl = page.get_by_label("curl for books_after").inner_text()
+    url = curl.split('"')[3].replace("after=…", "after=2")
+    with httpx.Client(headers={"apikey": session.project["service"]}) as client:
+        answered = client.get(url)
+        assert answered.status_code == 200, answered.text
+        assert answered.json()[0]["id"] == 3
+    session.shot("16-saved-queries")
+
+    page.goto(session.url(f"{base}/search"))
+    page.get_by_label("Table").select_option("public.books")
+    page.get_by_label("Text columns").fill("title:2")
+    page.get_by_role("button", name="Create index").click()
+    page.get_by_role("table", name="Search indexes").get_by_text("public.books").wait_for()
+    session.shot("17-search")
+
+    page.goto(session.url(f"{base}/lint"))
+    page.get_by_role("heading", name="Linter").wait_for()
+    page.get_by_role("table", name="Linter findings").wait_for()
+    session.shot("18-lint")
+
+    page.goto(session.url(f"{base}/audit"))
+    audit = page.get_by_role("table", name="Audit log")
+    audit.wait_for()
+    playwright_api.expect(audit).to_contain_text("/members")
+    playwright_api.expect(audit).to_contain_text(EMAIL)
+    session.shot("19-audit")
 
 
 def test_account_token_and_sign_out(session: Session) -> None:

@@ -2,7 +2,8 @@
 
 Owns the page shell (``static/index.html``), its script and stylesheet, and the
 vendored chart library (uPlot 1.6.32, MIT, from npm; licence in the file header). All
-screens are drawn in the browser by ``dashboard.js`` from ``/api/v1`` JSON, with the
+screens are drawn in the browser by ``dashboard.js`` (and ``project-tools.js``: members,
+webhooks, cron, saved queries, search, linter, audit) from ``/api/v1`` JSON, with the
 session cookie and the ``X-CSRF-Token`` header, so the dashboard can do nothing the
 management API does not allow. Nothing is fetched from another origin: the page is
 sent with a strict Content-Security-Policy (no inline script or style, same-origin
@@ -32,7 +33,7 @@ _CONTENT_TYPES = {
     "css": "text/css; charset=utf-8",
 }
 ASSET_NAMES: frozenset[str] = frozenset(
-    {"dashboard.js", "dashboard.css", "uplot.min.js", "uplot.min.css"}
+    {"dashboard.js", "project-tools.js", "dashboard.css", "uplot.min.js", "uplot.min.css"}
 )
 _SECURITY_HEADERS = {
     "content-security-policy": (

@@ -122,6 +122,7 @@
     ['', 'Overview'], ['explorer', 'Table explorer'], ['keys', 'API keys'], ['docs', 'API docs'],
     ['logs', 'Logs'], ['analytics', 'Analytics'], ['schema', 'Schema changes'], ['settings', 'Settings'],
   ];
+  const EXTRA_SCREENS = {}; // section key -> async (project, rest) => content
   function renderSidebar(project, section) {
     if (!project) { sidebar.hidden = true; replace(sidebar); return; }
     sidebar.hidden = false;
@@ -233,12 +234,23 @@
       placeholder: 'postgresql://user:password@host:5432/dbname', class: 'mono' });
     const schemas = h('input', { name: 'schemas', value: 'public', placeholder: 'public' });
     const submit = h('button', { type: 'submit', class: 'primary' }, 'Test connection and create');
+    const schemaList = () => schemas.value.split(',').map((s) => s.trim()).filter(Boolean);
+    const check = h('button', { type: 'button', onclick: async () => {
+      check.disabled = true; replace(out, h('p', { class: 'muted' }, 'Connecting…'));
+      try {
+        const found = await api('POST', '/projects/test-connection', { database_url: url.value.trim(), schemas: schemaList() });
+        const major = Math.floor(found.server_version / 10000);
+        replace(out, h('div', { class: 'alert ok', role: 'status' }, h('strong', {}, 'Connected. '),
+          `PostgreSQL ${major}: ${found.tables} tables, ${found.views} views and ${found.functions} functions would be exposed.`));
+      } catch (error) { replace(out, h('h2', {}, 'Could not connect'), errorBox(error)); }
+      check.disabled = false;
+    } }, 'Test connection');
     const form = h('form', { class: 'stack panel', onsubmit: async (event) => {
       event.preventDefault(); submit.disabled = true; submit.textContent = 'Connecting…'; replace(out);
       try {
         const created = await api('POST', '/projects', {
           name: name.value.trim(), database_url: url.value.trim(),
-          schemas: schemas.value.split(',').map((s) => s.trim()).filter(Boolean),
+          schemas: schemaList(),
         });
         url.value = '';
         const summary = await optional(api('GET', `/projects/${created.id}/schema`));
@@ -252,7 +264,7 @@
     h('label', {}, 'Project name', name),
     h('label', {}, 'Database URL', h('span', { class: 'hint' }, 'Dbify connects, checks privileges and reads the schema before saving. The URL is stored encrypted and never shown again.'), url),
     h('label', {}, 'Schemas to expose', h('span', { class: 'hint' }, 'Comma-separated'), schemas),
-    out, h('div', { class: 'actions' }, submit, h('a', { class: 'button', href: '#/projects' }, 'Cancel')));
+    out, h('div', { class: 'actions' }, submit, check, h('a', { class: 'button', href: '#/projects' }, 'Cancel')));
     return [h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'New project'),
       h('p', { class: 'muted' }, 'Point Dbify at an existing PostgreSQL database.'))), form];
   }
@@ -576,7 +588,8 @@
     const live = h('input', { type: 'checkbox', checked: true, id: 'logs-live' });
     function params() {
       const p = new URLSearchParams({ from: sinceIso(RANGES[filters.range]), limit: '50' });
-      for (const name of ['status', 'method', 'table', 'key_id', 'request_id']) if (filters[name]) p.set(name, filters[name]);
+      for (const name of ['method', 'table', 'key_id', 'request_id']) if (filters[name]) p.set(name, filters[name]);
+      if (filters.status) p.set(filters.status.endsWith('xx') ? 'status_class' : 'status', filters.status);
       return p;
     }
     function rowFor(e) {
@@ -614,7 +627,7 @@
     const range = h('select', { name: 'range' }, Object.keys(RANGES).map((r) => h('option', { value: r }, `Last ${r}`)));
     range.value = filters.range;
     const method = h('select', { name: 'method' }, ['', 'GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE'].map((m) => h('option', { value: m }, m || 'any')));
-    const status = h('select', { name: 'status' }, ['', '200', '201', '204', '206', '400', '401', '403', '404', '406', '409', '429', '500', '503']
+    const status = h('select', { name: 'status' }, ['', '2xx', '4xx', '5xx', '200', '201', '204', '206', '400', '401', '403', '404', '406', '409', '429', '500', '503']
       .map((s) => h('option', { value: s }, s || 'any')));
     return [h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Logs'), h('p', { class: 'muted' }, 'Every data API request, newest first. Click a row for details.')),
       h('label', { class: 'inline' }, h('span', {}, live, ' Live (refresh every 3 s)'))),
@@ -723,14 +736,41 @@
   }
 
   // ---- Schema changes -----------------------------------------------------------------
+  function watcherPanel(project, watcher) {
+    const panel = h('section', { class: 'panel', 'aria-label': 'Schema watcher' });
+    const draw = (w) => {
+      if (w.error) { replace(panel, h('h2', {}, 'Schema watcher'), errorBox(w.error)); return; }
+      const running = w.watcher && w.watcher.running;
+      const mode = running ? (w.watcher.mode || 'connecting') : 'not running';
+      const feedback = h('div', { 'aria-live': 'polite' });
+      const toggle = h('button', { type: 'button', class: w.installed ? '' : 'primary', onclick: async () => {
+        toggle.disabled = true; replace(feedback);
+        try { draw(await api(w.installed ? 'DELETE' : 'POST', `/projects/${project.id}/schema-watcher`)); }
+        catch (error) { replace(feedback, errorBox(error)); toggle.disabled = false; }
+      } }, w.installed ? 'Uninstall event triggers' : 'Install event triggers');
+      replace(panel, h('h2', {}, 'Schema watcher'),
+        h('dl', { class: 'kv' },
+          h('dt', {}, 'Event triggers'), h('dd', { id: 'watcher-installed' }, w.installed
+            ? h('span', { class: 'badge ok' }, 'installed') : h('span', { class: 'badge' }, 'not installed')),
+          h('dt', {}, 'Watcher'), h('dd', { id: 'watcher-mode' }, h('span', { class: `badge ${running ? 'info' : ''}` }, mode),
+            w.watcher && w.watcher.last_error ? h('span', { class: 'muted' }, ` ${w.watcher.last_error}`) : null)),
+        h('p', { class: 'muted small' }, w.installed
+          ? 'Changes are noticed at once (LISTEN). Uninstalling falls back to polling the catalog.'
+          : 'Without event triggers Dbify polls the catalog. Installing them (needs a role allowed to create event triggers, usually a superuser) makes changes visible at once.'),
+        feedback, h('div', { class: 'actions' }, toggle));
+    };
+    draw(watcher);
+    return panel;
+  }
   async function schemaChangesScreen(project) {
-    const [page, status] = await Promise.all([
+    const [page, status, watcher] = await Promise.all([
       api('GET', `/projects/${project.id}/schema-changes?limit=100`),
       optional(api('GET', `/projects/${project.id}/status`)),
+      optional(api('GET', `/projects/${project.id}/schema-watcher`)),
     ]);
-    const head = h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Schema changes'),
+    const head = [h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Schema changes'),
       h('p', { class: 'muted' }, 'Dbify watches the database and reloads the API when its schema changes. Breaking changes are highlighted.')),
-    h('div', { class: 'muted small' }, 'Schema loaded at ', fmtTime(status.schema_loaded_at)));
+    h('div', { class: 'muted small' }, 'Schema loaded at ', fmtTime(status.schema_loaded_at))), watcherPanel(project, watcher)];
     if (!page.items.length) return [head, h('div', { class: 'panel' }, emptyState('No schema changes yet', 'When someone alters a table, view or function, the change appears here with its diff.'))];
     return [head, h('p', { class: 'muted' }, `${fmtNum(page.total)} change sets`), h('ol', { class: 'timeline panel' }, page.items.map((c) => h('li', { class: c.breaking ? 'breaking' : '' },
       h('div', {}, h('strong', {}, fmtTime(c.detected_at)), ' ',
@@ -847,7 +887,9 @@
       case 'analytics': return analyticsScreen(project, rest);
       case 'schema': return schemaChangesScreen(project);
       case 'settings': return settingsScreen(project);
-      default: return emptyState('Not found', 'There is no such page.');
+      default:
+        if (EXTRA_SCREENS[section]) return EXTRA_SCREENS[section](project, rest);
+        return emptyState('Not found', 'There is no such page.');
     }
   }
   async function route(hash) {
@@ -885,6 +927,11 @@
     const title = main.querySelector('h1');
     document.title = title ? `${title.textContent} · Dbify` : 'Dbify';
   }
+  // Screens in other files (project-tools.js) register here before the first render.
+  window.Dbify = {
+    h, append, replace, api, optional, errorBox, emptyState, copyField, codeBlock, toast,
+    fmtTime, fmtNum, fmtMs, statusClass, onCleanup, render, sections: SECTIONS, screens: EXTRA_SCREENS,
+  };
   window.addEventListener('hashchange', () => { render(); main.focus({ preventScroll: true }); });
-  render();
+  document.addEventListener('DOMContentLoaded', () => render());
 })();
