@@ -26,9 +26,7 @@ async def test_changes_are_audited_and_readable_by_admins(
         project = created.json()["id"]
         refused = await c.api.post(f"/projects/{project}/keys", json={}, headers={})
         assert refused.status_code == 401
-        made = await c.api.post(
-            f"/projects/{project}/keys", json={"name": "ci"}, headers=auth
-        )
+        made = await c.api.post(f"/projects/{project}/keys", json={"name": "ci"}, headers=auth)
         assert made.status_code == 201, made.text
         await c.api.get(f"/projects/{project}", headers=auth)  # reads are not audited
 
