@@ -186,6 +186,15 @@ class DbifyApp:
             response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
             elapsed = perf_counter_ns() - started
             recorder.record(project, ids, wall_us, elapsed, scope, headers, data_path, response)
+        if (
+            data_path in ("", "/")
+            and method == "GET"
+            and response.status == 200
+            and self.saved_queries
+        ):
+            # The root's OpenAPI document: saved queries live in the metadata store.
+            body = await self.saved_queries.document(project.id, response.body)
+            response = ApiResponse(response.status, body, response.headers)
         if metrics is not None:
             metrics.observe_request(project.id, method, response.status, elapsed / 1e9)
         stale = self.on_stale_schema
@@ -287,6 +296,8 @@ class DbifyApp:
             title=project.name,
             version=__version__,
         )
+        if self.saved_queries is not None:
+            body = await self.saved_queries.document(project.id, body)
         return Response(body, media_type="application/json")
 
     async def _docs_asset(self, request: Request) -> Response:

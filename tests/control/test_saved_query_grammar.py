@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from openapi_spec_validator import validate
 
 from dbify.control.saved_queries.endpoint import SavedQueryEndpoint
 from dbify.control.saved_queries.store import SavedQueryStore
@@ -128,6 +129,19 @@ async def test_grammar_applies_on_top_of_a_saved_query(
         response = await c.data.head(url, headers=key)
         assert response.status_code == 200
         assert response.content == b""
+        # Documented in the project's OpenAPI (root and docs page), which stays valid.
+        for path in (f"/p/{pid}/rest/v1/", f"/p/{pid}/docs/openapi.json"):
+            document = (await c.data.get(path, headers=key)).json()
+            validate(document)
+            operation = document["paths"]["/q/since"]["get"]
+            (since,) = [p for p in operation["parameters"] if p.get("name") == "since"]
+            assert since["schema"] == {"type": "string", "description": "ISO 8601 timestamp",
+                                       "default": "2024-01-10"}  # fmt: skip
+            assert not since["required"]
+            rows = operation["responses"]["200"]["content"]["application/json"]["schema"]
+            assert rows["items"]["properties"]["id"]["type"] == ["integer", "null"]
+            assert {"$ref": "#/components/parameters/select"} in operation["parameters"]
+            assert "/q" in document["paths"]  # the table named q
 
 
 async def test_defaults_role_and_timeout(

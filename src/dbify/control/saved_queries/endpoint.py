@@ -21,6 +21,7 @@ from collections import OrderedDict
 from urllib.parse import parse_qsl, urlencode
 
 from dbify.auth.principal import Principal, authenticate, authenticate_jwt, bearer_jwt
+from dbify.control.saved_queries.openapi import add_saved_queries
 from dbify.control.saved_queries.run import run_saved_query
 from dbify.control.saved_queries.statement import (
     CompiledQuery,
@@ -144,6 +145,10 @@ class SavedQueryEndpoint:
             if len(self._compiled) > self._cache_size:
                 self._compiled.popitem(last=False)
         return found
+
+    async def document(self, project_id: str, openapi: bytes) -> bytes:
+        """The project's OpenAPI document with its saved queries added."""
+        return add_saved_queries(openapi, await self.store.list(project_id))
 
     async def handle(self, project: Project, name: str, raw: RawRequest) -> ApiResponse:
         try:
