@@ -66,6 +66,16 @@ class AnalyticsQueries:
             "GROUP BY method, target ORDER BY p DESC LIMIT 10"
         )
 
+    async def shapes(self, project_id: str, start: int, end: int, limit: int = 500) -> list[Any]:
+        """(method, target, query_shape, requests, p95 µs) of successful data requests,
+        most requested first: what the linter learns usage from."""
+        return await self._store.select(
+            "SELECT method, target, query_shape, count() AS n, quantile(0.95)(duration_us) "
+            f"FROM {_TABLE} WHERE {self._where(project_id, start, end)} AND status < 400 "
+            f"AND target != '' GROUP BY method, target, query_shape ORDER BY n DESC "
+            f"LIMIT {int(limit)}"
+        )
+
     async def logs(
         self,
         project_id: str,
