@@ -232,7 +232,7 @@
     const counts = Object.entries(report.counts).map(([level, n]) => h('div', { class: 'card' }, h('div', { class: 'label' }, level), h('div', { class: 'value' }, fmtNum(n))));
     const rows = report.findings.map((f) => h('tr', {},
       h('td', {}, badge(f.level, levels[f.level])), h('td', {}, f.category), h('td', { class: 'mono' }, f.subject),
-      h('td', {}, f.message, h('div', { class: 'muted small' }, f.remedy)), h('td', { class: 'mono muted' }, f.rule)));
+      h('td', { class: 'wide' }, f.message, h('div', { class: 'muted small' }, f.remedy)), h('td', { class: 'mono muted' }, f.rule)));
     return [head('Linter', `What in ${report.schemas.join(', ')} will surprise API clients, leak data or be slow, and how to fix it.`),
       h('div', { class: 'cards' }, counts),
       table('Linter findings', ['Level', 'Category', 'Object', 'Finding and remedy', 'Rule'], rows, emptyState('No findings', 'The exposed schemas look good.'))];
