@@ -66,13 +66,25 @@ async def test_access_role_lifecycle(
         status, _ = await _rows(c, project["id"], key, "select=id,books(id)")
         assert status == 403  # books is not granted
 
-        # Replacing the rules takes effect at once.
-        rules = {"tables": {"publishers": {"privileges": ["select"], "columns": ["id"]}}}
+        # Replacing the rules takes effect at once, per-role max_rows included.
+        rules: dict[str, Any] = {
+            "tables": {"publishers": {"privileges": ["select"], "columns": ["id"]}}
+        }
         response = await c.api.put(f"{base}/uk_reader", json=rules, headers=_auth(token))
         assert response.status_code == 200, response.text
         status, rows = await _rows(c, project["id"], key)
         assert (status, len(rows)) == (200, 10)
         assert set(rows[0]) == {"id"}
+        limited = {**rules, "max_rows": 3, "statement_timeout_ms": 5000}
+        response = await c.api.put(f"{base}/uk_reader", json=limited, headers=_auth(token))
+        assert response.json()["max_rows"] == 3, response.text
+        status, rows = await _rows(c, project["id"], key)
+        assert (status, len(rows)) == (200, 3)
+        claims = {"tables": {"publishers": {"privileges": ["select"],
+                                            "row_filter": "name=like.$claims.sub"}}}  # fmt: skip
+        response = await c.api.put(f"{base}/uk_reader", json=claims, headers=_auth(token))
+        assert response.status_code == 400  # a claim value must not be a pattern
+        response = await c.api.put(f"{base}/uk_reader", json=rules, headers=_auth(token))
 
         listed = (await c.api.get(base, headers=_auth(token))).json()
         assert [r["name"] for r in listed] == ["uk_reader"]
