@@ -12,7 +12,7 @@ import sys
 import click
 import orjson
 
-from dbify.control.lint.service import report_of
+from dbify.control.lint.service import openapi_findings, report_of
 from dbify.control.lint.store import read_lint_input
 from dbify.control.project_database import resolve_project_database
 from dbify.errors import DbifyError
@@ -27,6 +27,7 @@ _RANK = {"error": 0, "warning": 1, "info": 2, "never": -1}
 @click.option("--project", "project_id", default=None, help="Project ID (metadata store).")
 @click.option("--database-url", default=None, help="Or lint this database directly.")
 @click.option("--schema", "schemas", multiple=True, help="Exposed schema (with --database-url).")
+@click.option("--openapi", is_flag=True, help="Also lint the generated OpenAPI document.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--fail-on",
@@ -39,6 +40,7 @@ def lint(
     project_id: str | None,
     database_url: str | None,
     schemas: tuple[str, ...],
+    openapi: bool,
     as_json: bool,
     fail_on: str,
 ) -> None:
@@ -49,6 +51,8 @@ def lint(
     except DbifyError as error:
         raise click.ClickException(error.message) from None
     findings = lint_snapshot(snapshot, facts)
+    if openapi:
+        findings = sorted({*findings, *openapi_findings(snapshot)}, key=lambda f: f.sort_key)
     report = report_of(project_id or "", list(target.schemas), findings)
     if as_json:
         sys.stdout.write(orjson.dumps(report.model_dump(), option=orjson.OPT_INDENT_2).decode())

@@ -26,9 +26,11 @@ async def lint_project(
     min_requests: Annotated[
         int, Query(ge=1, description="Filter uses before an unindexed column is reported")
     ] = 100,
+    openapi: Annotated[bool, Query(description="Also lint the generated OpenAPI document")] = False,
 ) -> LintReport:
     """Lint the project's exposed schemas now (reads its database's catalog); where
     this process reads the request logs, also slow endpoints and unindexed filters."""
     store = getattr(request.app.state, "analytics_store", None)
     service = LintService(plane.projects, plane.box, plane.settings.api.anon_role, store)
-    return await service.report(caller, project_id, UsageThresholds(slow_ms, min_requests))
+    thresholds = UsageThresholds(slow_ms, min_requests)
+    return await service.report(caller, project_id, thresholds, openapi=openapi)

@@ -17,7 +17,9 @@ from dbify.control.analytics.store import AnalyticsQueries
 from dbify.control.lint.schemas import FindingOut, LintReport
 from dbify.control.lint.store import explain_queries, read_lint_input
 from dbify.control.projects.service import ProjectService
+from dbify.dataplane.openapi import build_openapi
 from dbify.lint import Finding, lint_snapshot
+from dbify.lint.openapi import lint_openapi
 from dbify.lint.usage import (
     RequestUsage,
     ShapeUsage,
@@ -29,7 +31,7 @@ from dbify.lint.usage import (
 from dbify.schema.model import SchemaSnapshot
 from dbify.secrets_box import SecretBox
 
-__all__ = ["LintService", "read_request_usage", "report_of"]
+__all__ = ["LintService", "openapi_findings", "read_request_usage", "report_of"]
 
 _DAY = 86_400
 _DEFAULT_THRESHOLDS = UsageThresholds()
@@ -43,6 +45,12 @@ def report_of(project_id: str, schemas: list[str], findings: list[Finding]) -> L
         counts={level: counts.get(level, 0) for level in ("error", "warning", "info")},
         findings=[FindingOut(**f.as_json()) for f in findings],
     )
+
+
+def openapi_findings(snapshot: SchemaSnapshot) -> list[Finding]:
+    """The API lint of the OpenAPI document clients get for the default schema."""
+    document = build_openapi(snapshot, rest_url="/rest/v1", title="lint", version="0")
+    return lint_openapi(document)
 
 
 async def read_request_usage(
@@ -86,13 +94,20 @@ class LintService:
         self._analytics = analytics
 
     async def report(
-        self, caller: Caller, project_id: str, thresholds: UsageThresholds = _DEFAULT_THRESHOLDS
+        self,
+        caller: Caller,
+        project_id: str,
+        thresholds: UsageThresholds = _DEFAULT_THRESHOLDS,
+        *,
+        openapi: bool = False,
     ) -> LintReport:
         record, _ = await self._projects.require_role(caller, project_id, "viewer")
         url = self._box.decrypt(record.database_url_sealed)
         anon_role = record.settings.get("anon_role") or self._default_anon_role
         snapshot, facts = await read_lint_input(url, record.schemas, anon_role)
         findings = lint_snapshot(snapshot, facts)
+        if openapi:
+            findings = sorted({*findings, *openapi_findings(snapshot)}, key=lambda f: f.sort_key)
         if self._analytics is not None:
             try:
                 usage = await read_request_usage(
