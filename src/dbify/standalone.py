@@ -73,6 +73,11 @@ def project_settings(settings: Settings, schemas: tuple[str, ...]) -> ProjectSet
         max_rows=settings.api.max_rows,
         anon_role=settings.api.anon_role,
         statement_timeout_ms=settings.database.statement_timeout_ms,
+        transaction_timeout_ms=(
+            (settings.database.statement_timeout_ms or None)
+            if settings.database.pgbouncer
+            else None
+        ),
         max_body_bytes=settings.api.max_body_bytes,
         max_write_rows=settings.api.max_write_rows,
         allow_unfiltered_mutations=settings.api.allow_unfiltered_mutations,

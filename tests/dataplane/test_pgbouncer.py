@@ -18,6 +18,7 @@ import json
 import random
 import secrets
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -77,6 +78,8 @@ def setup(make_database: Callable[..., str], pgbouncer: RunningPgBouncer) -> Ite
           SELECT json_build_object('user', current_user,
             'sub', nullif(current_setting('request.jwt.claims', true), '')::json->>'sub') $$;
         GRANT EXECUTE ON FUNCTION whoami() TO {role};
+        CREATE FUNCTION nap(seconds float) RETURNS int LANGUAGE sql VOLATILE AS $$
+          SELECT 1 FROM pg_sleep(seconds) $$;
         """,
     )
     server = start_server(
@@ -215,3 +218,41 @@ def test_statement_timeout_is_not_sent_as_a_startup_parameter(setup: Setup) -> N
     )
     assert r.status_code == 200, r.text
     assert json.loads(r.text)
+
+
+def test_project_statement_timeout_is_applied_per_transaction(setup: Setup) -> None:
+    """Behind PgBouncer the timeout cannot be a startup parameter: the executor sets
+    it per transaction, so a slow RPC is cancelled by PostgreSQL after 300 ms (504,
+    57014) and leaves nothing running; ordinary requests are unaffected."""
+    timed = start_server(
+        setup.bouncer.url_for(setup.database_url),
+        env={
+            "DBIFY_DATABASE__PGBOUNCER": "true",
+            "DBIFY_DATABASE__STATEMENT_TIMEOUT_MS": "300",
+            "DBIFY_ANALYTICS__ENABLED": "false",
+        },
+    )
+    try:
+        key = {"apikey": timed.service_key}
+        started = time.monotonic()
+        r = httpx.post(f"{timed.rest_url}/rpc/nap", json={"seconds": 3}, headers=key, timeout=10)
+        elapsed = time.monotonic() - started
+        assert r.status_code == 504, r.text
+        assert r.json()["code"] == "57014"
+        assert elapsed < 2, elapsed
+        running = anyio.run(
+            _sql,
+            setup.database_url,
+            "SELECT count(*) AS n FROM pg_stat_activity"
+            " WHERE query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()",
+        )
+        assert running[0]["n"] == 0
+        # A short call and a plain read (the autocommit path, now in a timed
+        # transaction) still work.
+        r = httpx.post(f"{timed.rest_url}/rpc/nap", json={"seconds": 0.05}, headers=key)
+        assert r.status_code == 200, r.text
+        r = httpx.get(f"{timed.rest_url}/authors?select=id&limit=1", headers=key)
+        assert r.status_code == 200, r.text
+        assert r.json()
+    finally:
+        stop_server(timed)

@@ -31,6 +31,10 @@ class ProjectSettings:
     max_rows: int | None = None
     anon_role: str | None = None
     statement_timeout_ms: int = 10_000
+    # The timeout the executor sets per transaction: the project's own when it is
+    # reached through PgBouncer (transaction mode accepts no startup parameters), None
+    # when the pool sends it once at connection startup (``dataplane/connections.py``).
+    transaction_timeout_ms: int | None = None
     max_body_bytes: int = 10 * 1024 * 1024
     pool_timeout_seconds: float = 10.0
     allow_unfiltered_mutations: bool = False

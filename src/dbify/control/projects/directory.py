@@ -196,12 +196,15 @@ class StoreProjectDirectory:
             await self.flush_usage()
             await self._budget.close_idle()
 
-    def _project_settings(self, record: ProjectRecord, config: ProjectConfig) -> ProjectSettings:
+    def _project_settings(
+        self, record: ProjectRecord, config: ProjectConfig, pgbouncer: bool
+    ) -> ProjectSettings:
         return ProjectSettings(
             schemas=record.schemas,
             max_rows=config.max_rows,
             anon_role=config.anon_role or self._settings.api.anon_role,
             statement_timeout_ms=config.statement_timeout_ms,
+            transaction_timeout_ms=(config.statement_timeout_ms or None) if pgbouncer else None,
             max_body_bytes=config.max_body_bytes or self._settings.api.max_body_bytes,
             max_write_rows=self._settings.api.max_write_rows,
             pool_timeout_seconds=self._settings.database.pool_timeout_seconds,
@@ -300,7 +303,7 @@ class StoreProjectDirectory:
                 pool=cast(asyncpg.Pool, pool),
                 snapshot=snapshot,
                 keys=keys,
-                settings=self._project_settings(record, config),
+                settings=self._project_settings(record, config, pgbouncer),
                 jwt=self._jwt(config, jwt_secret),
                 access_roles=policies,
                 key_rate_limits=key_limits,
