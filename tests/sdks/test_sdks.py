@@ -8,6 +8,7 @@ are tested too. Each suite's exit status is the assertion.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -66,7 +67,9 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> None:
 
 
 def test_python_sdk(sdk_env: dict[str, str]) -> None:
-    env = {**sdk_env, "PYTHONPATH": str(SDKS / "python" / "src")}
+    env = dict(sdk_env)
+    if importlib.util.find_spec("dbify_client") is None:  # scripts/test installs it
+        env["PYTHONPATH"] = str(SDKS / "python" / "src")
     _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
          SDKS / "python", env)  # fmt: skip
 

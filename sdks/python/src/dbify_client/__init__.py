@@ -2,10 +2,18 @@
 
 from dbify_client.client import AsyncClient, Client
 from dbify_client.errors import DbifyError
-from dbify_client.management import ManagementClient
+from dbify_client.management import AsyncManagementClient, ManagementClient
 from dbify_client.query import QueryBuilder, Result
 
-__all__ = ["AsyncClient", "Client", "DbifyError", "ManagementClient", "QueryBuilder", "Result"]
+__all__ = [
+    "AsyncClient",
+    "AsyncManagementClient",
+    "Client",
+    "DbifyError",
+    "ManagementClient",
+    "QueryBuilder",
+    "Result",
+]
 
 
 def create_client(rest_url: str, key: str | None = None, **options: object) -> Client:

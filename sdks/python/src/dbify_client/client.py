@@ -89,6 +89,20 @@ class _Base:
         return PreparedRequest("GET", f"/{table}")
 
     @staticmethod
+    def _saved_query_request(name: str, params: dict[str, Any] | None) -> PreparedRequest:
+        # Saved queries take the data API grammar on top: filters, order, range, count.
+        return PreparedRequest("GET", f"/q/{name}",
+                               params=[(k, str(v)) for k, v in (params or {}).items()])  # fmt: skip
+
+    def _search_request(self, table: str, q: str, mode: str, limit: int | None,
+                        offset: int | None) -> PreparedRequest:  # fmt: skip
+        # Search lives beside the REST API: /p/{id}/search/v1/{table}.
+        base = self.rest_url.removesuffix("/rest/v1")
+        params = [("q", q), ("mode", mode)]
+        params += [(k, str(v)) for k, v in (("limit", limit), ("offset", offset)) if v is not None]
+        return PreparedRequest("GET", f"{base}/search/v1/{table}", params=params)
+
+    @staticmethod
     def _rpc_request(function: str, args: dict[str, Any] | None, get: bool,
                      count: str | None) -> PreparedRequest:  # fmt: skip
         request = PreparedRequest("GET" if get else "POST", f"/rpc/{function}")
@@ -131,6 +145,17 @@ class Client(_Base):
             count: str | None = None) -> QueryBuilder[Result]:  # fmt: skip
         """Call a function; the result can be filtered and ordered like a table's."""
         return QueryBuilder(self._rpc_request(function, args, get, count), self._send)
+
+    def query(self, name: str, params: dict[str, Any] | None = None) -> QueryBuilder[Result]:
+        """Run a saved query (``/q/{name}``) with its ``params``; filter and order it
+        like a table."""
+        return QueryBuilder(self._saved_query_request(name, params), self._send)
+
+    def search(self, table: str, q: str, *, mode: str = "text", limit: int | None = None,
+               offset: int | None = None) -> QueryBuilder[Result]:  # fmt: skip
+        """Ranked search (``mode`` text, semantic or hybrid); filters narrow the hits.
+        ``data`` is ``{"items": [{"row", "score", "highlights"}], "has_more", ...}``."""
+        return QueryBuilder(self._search_request(table, q, mode, limit, offset), self._send)
 
     def _send(self, request: PreparedRequest) -> Result:
         attempt = 0
@@ -182,6 +207,13 @@ class AsyncClient(_Base):
     def rpc(self, function: str, args: dict[str, Any] | None = None, *, get: bool = False,
             count: str | None = None) -> QueryBuilder[Any]:  # fmt: skip
         return QueryBuilder(self._rpc_request(function, args, get, count), self._send)
+
+    def query(self, name: str, params: dict[str, Any] | None = None) -> QueryBuilder[Any]:
+        return QueryBuilder(self._saved_query_request(name, params), self._send)
+
+    def search(self, table: str, q: str, *, mode: str = "text", limit: int | None = None,
+               offset: int | None = None) -> QueryBuilder[Any]:  # fmt: skip
+        return QueryBuilder(self._search_request(table, q, mode, limit, offset), self._send)
 
     async def _send(self, request: PreparedRequest) -> Result:
         attempt = 0
