@@ -83,6 +83,16 @@ export declare class DbifyClient<Database = unknown> {
   constructor(restUrl: string, key?: string, options?: ClientOptions)
   from<T extends string>(table: T): QueryBuilder<RowOf<Database, T>>
   rpc<R = unknown>(fn: string, args?: Record<string, unknown>, options?: { get?: boolean; count?: CountMethod }): QueryBuilder<Record<string, unknown>, R>
+  query<Row = Record<string, unknown>>(name: string, params?: Record<string, unknown>): QueryBuilder<Row>
+  search<Row = Record<string, unknown>>(table: string, q: string, options?: { mode?: 'text' | 'semantic' | 'hybrid'; limit?: number; offset?: number }): QueryBuilder<Record<string, unknown>, SearchPage<Row>>
+}
+
+export interface SearchPage<Row> {
+  mode: string
+  offset: number
+  limit: number
+  has_more: boolean
+  items: { row: Row; score: number; highlights: Record<string, unknown> }[]
 }
 
 export declare function createClient<Database = unknown>(restUrl: string, key?: string, options?: ClientOptions): DbifyClient<Database>
@@ -99,5 +109,11 @@ export declare class ManagementClient {
   listKeys(projectId: string): Promise<ApiKey[]>
   createKey(projectId: string, name: string, role?: string): Promise<ApiKey>
   revokeKey(projectId: string, keyId: string): Promise<null>
-  lint(projectId: string): Promise<{ findings: Array<{ rule: string; level: string; subject: string; message: string; remedy: string }> }>
+  lint(projectId: string, options?: { openapi?: boolean }): Promise<{ findings: Array<{ rule: string; level: string; subject: string; message: string; remedy: string }> }>
+  createSavedQuery(projectId: string, query: { name: string; sql: string; parameters?: Array<{ name: string; type: string; default?: unknown }>; description?: string }): Promise<Record<string, unknown>>
+  listSavedQueries(projectId: string): Promise<Array<Record<string, unknown>>>
+  createSearchIndex(projectId: string, index: { table: string; textColumns: Record<string, number>; schema?: string; wait?: boolean }): Promise<Record<string, unknown>>
+  stats(projectId: string, options?: { from?: string; to?: string; bucket?: 'minute' | 'hour' | 'day' }): Promise<{ totals: Record<string, number>; series: Array<Record<string, unknown>>; [key: string]: unknown }>
+  logs(projectId: string, options?: { from?: string; to?: string; status?: number; statusClass?: string; method?: string; table?: string; requestId?: string; cursor?: string; limit?: number }): Promise<{ items: Array<Record<string, unknown>>; next_cursor: string | null }>
+  logEvent(projectId: string, eventId: string): Promise<Record<string, unknown>>
 }

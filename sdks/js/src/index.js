@@ -251,6 +251,22 @@ export class DbifyClient {
     if (count) request.prefer.push(`count=${count}`)
     return new QueryBuilder(this.http, request)
   }
+
+  /** A saved query (`/q/{name}`) with its parameters; filter, order and page it like a table. */
+  query(name, params = {}) {
+    const request = { method: 'GET', path: `/q/${encodeURIComponent(name)}`, params: [], prefer: [] }
+    request.params = Object.entries(params).map(([k, v]) => [k, literal(v)])
+    return new QueryBuilder(this.http, request)
+  }
+
+  /** Ranked search beside the REST API (`/search/v1/{table}`); filters narrow the hits. */
+  search(table, q, { mode = 'text', limit, offset } = {}) {
+    const http = { ...this.http, baseUrl: this.http.baseUrl.replace(/\/rest\/v1$/, '') + '/search/v1' }
+    const params = [['q', q], ['mode', mode]]
+    if (limit !== undefined) params.push(['limit', String(limit)])
+    if (offset !== undefined) params.push(['offset', String(offset)])
+    return new QueryBuilder(http, { method: 'GET', path: `/${encodeURIComponent(table)}`, params, prefer: [] })
+  }
 }
 
 export function createClient(restUrl, key, options) {
@@ -265,8 +281,9 @@ export class ManagementClient {
     }
   }
 
-  async call(method, path, body) {
-    const request = { method, path, params: [], headers: {}, prefer: [], expect: 'many', body }
+  async call(method, path, body, params = {}) {
+    const given = Object.entries(params).filter(([, v]) => v !== undefined && v !== null)
+    const request = { method, path, params: given.map(([k, v]) => [k, String(v)]), headers: {}, prefer: [], expect: 'many', body }
     return (await decode(request, await send(this.http, request))).data
   }
 
@@ -279,5 +296,20 @@ export class ManagementClient {
   async listKeys(id) { return (await this.call('GET', `/projects/${id}/keys`)).items }
   createKey(id, name, role = 'anon') { return this.call('POST', `/projects/${id}/keys`, { name, role }) }
   revokeKey(id, keyId) { return this.call('DELETE', `/projects/${id}/keys/${keyId}`) }
-  lint(id) { return this.call('GET', `/projects/${id}/lint`) }
+  lint(id, { openapi = false } = {}) { return this.call('GET', `/projects/${id}/lint`, undefined, openapi ? { openapi: 'true' } : {}) }
+  createSavedQuery(id, { name, sql, parameters = [], description = '' }) {
+    return this.call('POST', `/projects/${id}/queries`, { name, sql, parameters, description })
+  }
+  listSavedQueries(id) { return this.call('GET', `/projects/${id}/queries`) }
+  createSearchIndex(id, { table, textColumns, schema = 'public', wait = true }) {
+    return this.call('POST', `/projects/${id}/search-indexes`, { table, schema, text_columns: textColumns }, wait ? { wait: 'true' } : {})
+  }
+  /** Totals, percentiles, series and breakdowns over [from, to). */
+  stats(id, { from, to, bucket = 'hour' } = {}) { return this.call('GET', `/projects/${id}/stats`, undefined, { from, to, bucket }) }
+  /** One page of the request log, newest first: `{ items, next_cursor }`. */
+  logs(id, { from, to, status, statusClass, method, table, requestId, cursor, limit = 50 } = {}) {
+    return this.call('GET', `/projects/${id}/logs`, undefined,
+      { from, to, status, status_class: statusClass, method, table, request_id: requestId, cursor, limit })
+  }
+  logEvent(id, eventId) { return this.call('GET', `/projects/${id}/logs/${eventId}`) }
 }

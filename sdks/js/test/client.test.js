@@ -1,7 +1,7 @@
 // Runs against a real Dbify started by tests/sdks/test_sdks.py (DBIFY_TEST_* variables).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createClient, DbifyError, ManagementClient } from '../src/index.js'
+import { createClient, DbifyClient, DbifyError, ManagementClient } from '../src/index.js'
 
 const REST = process.env.DBIFY_TEST_REST_URL
 const skip = REST ? false : 'needs DBIFY_TEST_REST_URL (run through tests/sdks)'
@@ -85,4 +85,38 @@ test('management client: projects and keys', { skip }, async () => {
   assert.ok((await anon.from('tags').select('id').limit(1)).data.length === 1)
   await management.revokeKey(id, created.id)
   await assert.rejects(management.getProject('missing'), (e) => e.status === 404)
+})
+
+test('saved queries, search, logs and stats', { skip }, async () => {
+  const management = new ManagementClient(process.env.DBIFY_TEST_API_URL, process.env.DBIFY_TEST_TOKEN)
+  const id = process.env.DBIFY_TEST_PROJECT_ID
+  const client = new DbifyClient(process.env.DBIFY_TEST_REST_URL, process.env.DBIFY_TEST_SERVICE_KEY)
+  await management.createSavedQuery(id, {
+    name: 'js_books_of_author', sql: 'SELECT id, title FROM books WHERE author_id = :author ORDER BY id',
+    parameters: [{ name: 'author', type: 'integer' }],
+  })
+  assert.ok((await management.listSavedQueries(id)).some((q) => q.name === 'js_books_of_author'))
+  const { data: rows } = await client.query('js_books_of_author', { author: 1 })
+  assert.ok(rows.length > 0)
+  const { data: top } = await client.query('js_books_of_author', { author: 1 }).select('id').order('id', { ascending: false }).limit(1)
+  assert.deepEqual(top, [{ id: Math.max(...rows.map((r) => r.id)) }])
+
+  try { await management.createSearchIndex(id, { table: 'books', textColumns: { title: 1 } }) } catch (error) {
+    if (error.status !== 409) throw error // another SDK's suite made it first
+  }
+  const found = (await client.search('books', '003', { limit: 5 })).data
+  assert.equal(found.mode, 'text')
+  assert.ok(found.items.some((item) => item.row.id === 3))
+  const narrowed = (await client.search('books', '003').eq('id', 3)).data
+  assert.deepEqual(narrowed.items.map((item) => item.row.id), [3])
+
+  await client.from('tags').select('id').eq('id', 2)
+  const deadline = Date.now() + 20000
+  while ((await management.logs(id, { table: 'tags', limit: 5 })).items.length === 0) {
+    assert.ok(Date.now() < deadline, 'no request-log event arrived')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+  }
+  const page = await management.logs(id, { table: 'tags', statusClass: '2xx', limit: 1 })
+  assert.equal((await management.logEvent(id, page.items[0].event_id)).target, 'tags')
+  assert.ok((await management.stats(id, { bucket: 'minute' })).totals.requests >= 1)
 })
