@@ -9,10 +9,13 @@ nothing else is printed there (scripts rely on it); logs go to stderr.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import signal
 import sys
-from collections.abc import Callable, Coroutine
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import click
@@ -43,6 +46,27 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         asyncio.run(main())
 
 
+class _GracefulServer(uvicorn.Server):
+    """uvicorn's server, minus one step: after a graceful shutdown uvicorn re-raises the
+    SIGTERM/SIGINT it caught, and with the default handler back that kills the process
+    before ``serve_platform``'s cleanup runs (request-log buffer flushed to the queue,
+    pools and the metadata store closed). Here the signal only starts the shutdown:
+    stop accepting, finish the requests in flight, clean up, exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
 async def _serve_app(
     app: DbifyApp, host: str, port: int, on_listening: Callable[[int], None]
 ) -> None:
@@ -56,7 +80,7 @@ async def _serve_app(
         log_level="warning",
         server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = _GracefulServer(config)
     # What is loaded by now (modules, settings, schema snapshots) lives as long as the
     # process. Frozen, the collector stops rescanning it: a full collection over those
     # ~130k objects takes ~70 ms, which showed as p99 stalls of every request in flight.

@@ -176,6 +176,11 @@ class AnalyticsSettings(BaseModel):
     queue_url: str | None = Field(
         None, description="redis://… or amqp://… for the redis and rabbitmq queues."
     )
+    queue_name: str = Field(
+        "dbify.request-log",
+        min_length=1,
+        description="Redis stream / RabbitMQ queue name (several deployments on one broker).",
+    )
     claim_idle_seconds: float = Field(
         30.0, gt=0, description="Redeliver a message left unacked this long (dead worker)."
     )

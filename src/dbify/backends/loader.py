@@ -27,10 +27,20 @@ def build_queue(settings: Settings) -> Queue:
     if config.queue == "redis":
         from dbify.backends.queue.redis_streams import RedisStreamQueue
 
-        return RedisStreamQueue(config.queue_url, claim_idle_seconds=config.claim_idle_seconds)
+        return RedisStreamQueue(
+            config.queue_url,
+            stream=_redis_stream(config.queue_name),
+            claim_idle_seconds=config.claim_idle_seconds,
+        )
     from dbify.backends.queue.rabbitmq import RabbitQueue
 
-    return RabbitQueue(config.queue_url)
+    return RabbitQueue(config.queue_url, queue=config.queue_name)
+
+
+def _redis_stream(name: str) -> str:
+    """The stream for ``analytics.queue_name``; the default keeps the stream name
+    deployments used before the setting existed (Redis keys use ``:``)."""
+    return "dbify:request-log" if name == "dbify.request-log" else name
 
 
 async def open_event_bus(settings: Settings) -> EventBus:
