@@ -1,5 +1,6 @@
 """Several instances: two ``dbify serve`` processes sharing a PostgreSQL metadata store
-and Redis (event bus and rate limits), in front of one project database.
+and Redis (event bus and rate limits), in front of one project database, with a
+standalone ``dbify worker request-log`` and ``dbify scheduler --leader-lock`` beside them.
 
 - requests spread over both instances are all answered;
 - a key created on one works on the other, and a key revoked on one is refused by the
@@ -8,14 +9,21 @@ and Redis (event bus and rate limits), in front of one project database.
 - rate limits are shared (one bucket in Redis, whichever instance serves);
 - killing one instance (SIGKILL) mid-load loses no acknowledged write.
 
-Not covered yet: ``dbify worker`` and ``dbify scheduler`` (not in the CLI yet) and
-request logs across instances (analytics is off here).
+- both instances publish request logs to one Redis stream (its own name per run);
+  the worker writes them to the ClickHouse server, which both instances' stats APIs
+  read: every request made appears there exactly once (skipped, with analytics off,
+  when no ClickHouse server listens on 127.0.0.1:9000; ``.ci/run`` starts one);
+- the scheduler (the instances' own schedulers are off) runs a per-second cron job,
+  each occurrence once.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import select
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +44,14 @@ ADMIN = ("ops@example.com", "correct horse battery")
 RATE_BURST = 100
 
 
+def _clickhouse_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 9000), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 async def _sql(url: str, sql: str) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(url)
     try:
@@ -54,6 +70,7 @@ class Cluster:
     database_url: str
     token: str  # a personal access token of an admin (management API)
     env: dict[str, str]
+    clickhouse_database: str | None  # None: analytics off (no ClickHouse server)
 
     @property
     def project(self) -> str:
@@ -79,6 +96,54 @@ def _env(metadata_url: str) -> dict[str, str]:
     }
 
 
+def _analytics_env(database: str) -> dict[str, str]:
+    """Request logs the scale-out way: serve publishes to a shared Redis stream (its own
+    name per run), a standalone worker writes ClickHouse, serve reads ClickHouse."""
+    return {
+        "DBIFY_ANALYTICS__ENABLED": "true",
+        "DBIFY_ANALYTICS__QUEUE": "redis",
+        "DBIFY_ANALYTICS__QUEUE_URL": REDIS_URL,
+        "DBIFY_ANALYTICS__QUEUE_NAME": f"test:request-log:{database}",
+        "DBIFY_ANALYTICS__STORE": "clickhouse",
+        "DBIFY_ANALYTICS__CLICKHOUSE_URL": f"clickhouse://127.0.0.1:9000/{database}",
+        "DBIFY_ANALYTICS__WORKER_ENABLED": "false",
+        "DBIFY_ANALYTICS__FLUSH_SECONDS": "0.2",
+    }
+
+
+def _start_process(env: dict[str, str], args: list[str], ready: bytes) -> subprocess.Popen[bytes]:
+    """``dbify <args>`` with its own data dir, once it wrote ``ready`` on stderr."""
+    data_dir = os.path.join(os.environ.get("TMPDIR", "/tmp"), "dbify-none")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dbify", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, **env, "DBIFY_DATA_DIR": data_dir},
+    )  # fmt: skip
+    assert process.stderr is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([process.stderr], [], [], 1)
+        line = process.stderr.readline() if readable else b""
+        if ready in line:
+            return process
+        if process.poll() is not None:
+            break
+    process.kill()
+    raise RuntimeError(f"dbify {' '.join(args)} did not start")
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+    finally:
+        if process.stderr is not None:
+            process.stderr.close()
+
+
 def _admin_token(base_url: str) -> str:
     with httpx.Client(base_url=f"{base_url}/api/v1", timeout=10) as api:
         r = api.post("/auth/sign-in", json={"email": ADMIN[0], "password": ADMIN[1]})
@@ -97,9 +162,15 @@ def _admin_token(base_url: str) -> str:
 def cluster(make_database: Callable[..., str]) -> Iterator[Cluster]:
     database_url = make_database("fixture.sql")
     anyio.run(
-        _sql, database_url, "CREATE TABLE ledger (id serial PRIMARY KEY, note text NOT NULL);"
+        _sql,
+        database_url,
+        "CREATE TABLE ledger (id serial PRIMARY KEY, note text NOT NULL);"
+        " CREATE TABLE ticks (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());",
     )
     env = _env(make_database())
+    clickhouse = f"dbify_scale_{secrets.token_hex(4)}" if _clickhouse_up() else None
+    if clickhouse is not None:
+        env.update(_analytics_env(clickhouse))
     subprocess.run(
         [sys.executable, "-m", "dbify", "users", "create-admin", "--email", ADMIN[0]],
         env={**os.environ, **env, "DBIFY_ADMIN_PASSWORD": ADMIN[1],
@@ -109,12 +180,37 @@ def cluster(make_database: Callable[..., str]) -> Iterator[Cluster]:
     # Only the first instance watches schemas (one watcher per project in the fleet).
     one = start_server(database_url, env={**env, "DBIFY_SCHEMA_WATCH__ENABLED": "true"})
     two = start_server(database_url, env={**env, "DBIFY_SCHEMA_WATCH__ENABLED": "false"})
+    helpers = [
+        _start_process(
+            {**env, "DBIFY_SCHEDULER__ENABLED": "true"},
+            ["scheduler", "--leader-lock"],
+            b"dbify scheduler running",
+        )
+    ]
     try:
+        if clickhouse is not None:
+            helpers.append(_start_process(env, ["worker", "request-log"], b"worker running"))
         assert one.id == two.id  # the same project, from the shared metadata store
-        yield Cluster(one, two, database_url, _admin_token(one.base_url), env)
+        yield Cluster(one, two, database_url, _admin_token(one.base_url), env, clickhouse)
     finally:
         for server in (one, two):
             stop_server(server)  # also closes the pipe of the one killed by a test
+        codes = [_stop_process(helper) for helper in helpers]
+        if clickhouse is not None:
+            _drop_analytics(clickhouse, env["DBIFY_ANALYTICS__QUEUE_NAME"])
+        assert codes == [0] * len(helpers)  # both stop gracefully on SIGTERM
+
+
+def _drop_analytics(database: str, stream: str) -> None:
+    import redis
+    from clickhouse_driver import Client
+
+    client = Client("127.0.0.1")
+    client.execute(f"DROP DATABASE IF EXISTS {database}")
+    client.disconnect()
+    broker = redis.Redis.from_url(REDIS_URL)
+    broker.delete(stream)
+    broker.close()
 
 
 def _get(server: RunningServer, path: str, key: str) -> httpx.Response:
@@ -229,6 +325,84 @@ def test_rate_limits_are_shared_between_instances(cluster: Cluster) -> None:
     assert RATE_BURST - 2 <= allowed <= RATE_BURST + 15, allowed
     assert 429 in statuses["one"]
     assert 429 in statuses["two"]
+
+
+def test_every_request_appears_once_in_analytics(cluster: Cluster) -> None:
+    if cluster.clickhouse_database is None:
+        pytest.skip("needs a ClickHouse server on 127.0.0.1:9000")
+    from clickhouse_driver import Client
+
+    api = f"{cluster.one.base_url}/api/v1/projects/{cluster.project}/keys"
+    auth = {"authorization": f"Bearer {cluster.token}"}
+    r = httpx.post(api, json={"name": "logged", "role": "service"}, headers=auth)
+    assert r.status_code == 201, r.text
+    key = r.json()["key"]
+    _until(lambda: _get(cluster.two, "/authors?limit=1", key).status_code == 200, 1.0)
+    marker = f"scale-out-{secrets.token_hex(4)}"
+    request_ids: set[str] = set()
+    with httpx.Client(headers={"apikey": key, "user-agent": marker}, timeout=10) as client:
+        for i in range(40):
+            server = cluster.one if i % 2 else cluster.two
+            r = client.get(f"{server.rest_url}/authors?limit=1")
+            assert r.status_code == 200, r.text
+            request_ids.add(r.headers["x-request-id"])
+    assert len(request_ids) == 40
+
+    table = f"{cluster.clickhouse_database}.request_log"
+
+    def logged() -> list[tuple[str, int]]:
+        rows: list[tuple[str, int]] = clickhouse.execute(
+            f"SELECT request_id, count() FROM {table} FINAL"
+            " WHERE user_agent = %(marker)s GROUP BY request_id",
+            {"marker": marker},
+        )
+        return rows
+
+    clickhouse = Client("127.0.0.1")
+    try:
+        took = _until(lambda: len(logged()) >= 40, 20.0)
+        time.sleep(0.5)  # anything published twice would have arrived by now
+        rows = logged()
+    finally:
+        clickhouse.disconnect()
+    assert {request_id for request_id, _ in rows} == request_ids
+    assert all(count == 1 for _, count in rows)
+    # Both instances answer the stats API from the shared store.
+    for server in (cluster.one, cluster.two):
+        r = httpx.get(
+            f"{server.base_url}/api/v1/projects/{cluster.project}/stats",
+            headers=auth, params={"bucket": "minute"}, timeout=30,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert r.json()["totals"]["requests"] >= 40
+    print(f"40 requests on two instances in analytics after {took * 1000:.0f} ms")
+
+
+def test_the_standalone_scheduler_runs_each_occurrence_once(cluster: Cluster) -> None:
+    jobs = f"{cluster.one.base_url}/api/v1/projects/{cluster.project}/cron/jobs"
+    auth = {"authorization": f"Bearer {cluster.token}"}
+    r = httpx.post(jobs, json={
+        "name": "tick", "schedule": "* * * * * *",
+        "action": {"kind": "sql", "sql": "INSERT INTO ticks DEFAULT VALUES"},
+    }, headers=auth)  # fmt: skip
+    assert r.status_code == 201, r.text
+    job = r.json()["id"]
+    try:
+
+        def ticks() -> int:
+            rows = anyio.run(_sql, cluster.database_url, "SELECT count(*) AS n FROM ticks")
+            return int(rows[0]["n"])
+
+        _until(lambda: ticks() >= 3, 10.0)
+        r = httpx.get(f"{jobs}/{job}/runs", headers=auth, params={"limit": 100})
+        assert r.status_code == 200, r.text
+    finally:
+        assert httpx.delete(f"{jobs}/{job}", headers=auth).status_code == 204
+    runs = [run for run in r.json()["items"] if run["status"] == "succeeded"]
+    occurrences = [run["scheduled_for"] for run in runs]
+    # Each occurrence ran once, by the one scheduler (the instances' own are off).
+    assert len(runs) >= 3
+    assert len(occurrences) == len(set(occurrences)), occurrences
 
 
 def test_killing_an_instance_loses_no_acknowledged_write(cluster: Cluster) -> None:
