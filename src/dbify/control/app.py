@@ -53,11 +53,11 @@ def create_management_app(plane: ControlPlane) -> FastAPI:
         schema_changes_router,
         schema_watcher_router,
         notifications_router,
+        explorer_router,
+        lint_router,
         webhooks_router,
         cron_router,
         saved_queries_router,
-        explorer_router,
-        lint_router,
         search_router,
         audit_router,
     ):

@@ -25,6 +25,7 @@ from dbify.app import DbifyApp
 from dbify.backends.events import EventBus
 from dbify.backends.loader import open_event_bus
 from dbify.backends.mail import build_mail_backend
+from dbify.backends.ratelimit import request_limiter
 from dbify.control.access import SYSTEM
 from dbify.control.app import create_management_app
 from dbify.control.automation import start_automation
@@ -147,10 +148,11 @@ async def serve_platform(
             max_body_bytes=settings.api.max_body_bytes,
             management=management,
         )
+        app.limiter = request_limiter(settings)
+        search = await start_search(plane, app, management)
         request_logging = await _start_request_logging(settings, app, management)
         instrument(app, plane, bus, request_logging)  # /metrics, /readyz
         schema_watch = await _start_schema_watch(settings, plane, bus)
-        search = await start_search(plane, app, management)
         if schema_watch is not None:  # a request failing on an unknown name: look now
             app.on_stale_schema = schema_watch.role.recheck  # a no-op on standbys
             report_leadership(app, schema_watch)
