@@ -92,6 +92,16 @@ func (c *Client) RPC(function string, args map[string]any, get bool) *Query {
 	return q
 }
 
+// Query calls a saved query (GET …/rest/v1/q/{name}) with its parameters; its rows can be
+// filtered, ordered and paged on top like a table's: Query("top", p).Gt("id", 3).Limit(5).
+func (c *Client) Query(name string, params map[string]any) *Query {
+	q := &Query{client: c, method: http.MethodGet, path: "/q/" + url.PathEscape(name), params: url.Values{}, headers: http.Header{}}
+	for k, v := range params {
+		q.params.Add(k, literal(v))
+	}
+	return q
+}
+
 // Result is a decoded answer: Data holds the raw body (JSON, or CSV text).
 type Result struct {
 	Status int

@@ -233,3 +233,232 @@ func TestManagement(t *testing.T) {
 		t.Fatalf("missing: %v", err)
 	}
 }
+
+type author struct {
+	ID    int    `json:"id"`
+	Books []book `json:"books"`
+}
+
+func TestReferencedTables(t *testing.T) {
+	c, ctx := server(t), context.Background()
+	var rows []author
+	if _, err := c.From("authors").Select("id,books(id)", "").Eq("id", 1).
+		Order("id", false, ReferencedTable("books")).Limit(2, ReferencedTable("books")).Into(ctx, &rows); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, ids(rows[0].Books), []int{181, 151})
+	rows = nil
+	if _, err := c.From("authors").Select("id,books(id)", "").Eq("id", 1).
+		Or("id.eq.31,id.eq.61,id.eq.91", ReferencedTable("books")).Order("id", true, ReferencedTable("books")).
+		Range(1, 2, ReferencedTable("books")).Into(ctx, &rows); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, ids(rows[0].Books), []int{61, 91})
+	rows = nil
+	// An alias names the embed: written:books(id) is ordered by written.order.
+	var aliased []struct {
+		Written []book `json:"written"`
+	}
+	if _, err := c.From("authors").Select("written:books(id)", "").Eq("id", 2).
+		Order("id", false, ReferencedTable("written")).Limit(1, ReferencedTable("written")).Into(ctx, &aliased); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, ids(aliased[0].Written), []int{182})
+	var people []book
+	if _, err := c.From("authors").Select("id", "").Lte("id", 9).Order("birth_date", true, NullsFirst()).
+		Order("id", true).Limit(3).Into(ctx, &people); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, ids(people), []int{4, 8, 1})
+	people = nil
+	if _, err := c.From("authors").Select("id", "").Lte("id", 8).Order("birth_date", false, NullsLast()).
+		Order("id", true).Into(ctx, &people); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, ids(people)[6:], []int{4, 8})
+}
+
+func TestUpsertIgnoreDuplicates(t *testing.T) {
+	c, ctx := server(t), context.Background()
+	var before tag
+	if _, err := c.From("tags").Select("id,name", "").Eq("name", "fiction").Single().Into(ctx, &before); err != nil {
+		t.Fatal(err)
+	}
+	var made []tag
+	if _, err := c.From("tags").Upsert([]tag{{Name: "fiction"}, {Name: "go-ignored"}}, "name", "representation").
+		IgnoreDuplicates().Into(ctx, &made); err != nil {
+		t.Fatal(err)
+	}
+	if len(made) != 1 || made[0].Name != "go-ignored" {
+		t.Fatalf("only the new row comes back: %+v", made)
+	}
+	var after tag
+	if _, err := c.From("tags").Select("id,name", "").Eq("name", "fiction").Single().Into(ctx, &after); err != nil || after != before {
+		t.Fatalf("fiction changed: %v %+v", err, after)
+	}
+	// Without IgnoreDuplicates the same conflict merges: the row comes back.
+	var merged []tag
+	if _, err := c.From("tags").Upsert(tag{Name: "go-ignored"}, "name", "representation").Into(ctx, &merged); err != nil ||
+		len(merged) != 1 || merged[0].ID != made[0].ID {
+		t.Fatalf("merge: %v %+v", err, merged)
+	}
+	if _, err := c.From("tags").Delete("minimal").Eq("id", made[0].ID).Execute(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func management(t *testing.T) (*Management, string) {
+	if os.Getenv("DBIFY_TEST_API_URL") == "" {
+		t.Skip("needs DBIFY_TEST_API_URL (run through tests/sdks)")
+	}
+	return NewManagement(os.Getenv("DBIFY_TEST_API_URL"), os.Getenv("DBIFY_TEST_TOKEN")), os.Getenv("DBIFY_TEST_PROJECT_ID")
+}
+
+func TestSavedQuery(t *testing.T) {
+	c, ctx := server(t), context.Background()
+	m, id := management(t)
+	saved, err := m.CreateSavedQuery(ctx, id, SavedQueryCreate{
+		Name:       "go_books_of_author",
+		SQL:        "SELECT id, title FROM books WHERE author_id = :author ORDER BY id",
+		Parameters: []QueryParameter{{Name: "author", Type: "integer"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.Name != "go_books_of_author" || len(saved.Columns) != 2 || saved.CreatedAt.IsZero() {
+		t.Fatalf("saved: %+v", saved)
+	}
+	queries, err := m.ListSavedQueries(ctx, id)
+	found := false
+	for _, q := range queries {
+		found = found || q.Name == saved.Name
+	}
+	if err != nil || !found {
+		t.Fatalf("list: %v %+v", err, queries)
+	}
+	var rows []book
+	if _, err := c.Query(saved.Name, map[string]any{"author": 1}).Into(ctx, &rows); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, ids(rows), []int{1, 31, 61, 91, 121, 151, 181})
+	if rows[0].Title == "" {
+		t.Fatalf("title missing: %+v", rows[0])
+	}
+	rows = nil
+	if _, err := c.Query(saved.Name, map[string]any{"author": 1}).Select("id", "").Gt("id", 60).
+		Order("id", false).Limit(2).Into(ctx, &rows); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, ids(rows), []int{181, 151})
+	_, err = c.Query("no_such_query", nil).Execute(ctx)
+	var apiErr *Error
+	if !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Fatalf("missing query: %v", err)
+	}
+	_, err = c.Query(saved.Name, nil).Execute(ctx)
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 {
+		t.Fatalf("missing parameter: %v", err)
+	}
+	if err := m.DeleteSavedQuery(ctx, id, saved.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.GetSavedQuery(ctx, id, saved.Name); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Fatalf("deleted query: %v", err)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	c, ctx := server(t), context.Background()
+	m, id := management(t)
+	index, err := m.CreateSearchIndex(ctx, id, SearchIndexCreate{Table: "books", TextColumns: map[string]float64{"title": 1}})
+	var apiErr *Error
+	if err == nil {
+		if index.Table != "books" || index.Schema != "public" || index.State != "ready" || index.RowsIndexed < 200 {
+			t.Fatalf("index: %+v", index)
+		}
+	} else if !errors.As(err, &apiErr) || apiErr.Status != 409 { // another SDK's suite made it first
+		t.Fatal(err)
+	}
+	indexes, err := m.ListSearchIndexes(ctx, id)
+	if err != nil || len(indexes) == 0 || indexes[0].ID == "" {
+		t.Fatalf("indexes: %v %+v", err, indexes)
+	}
+	var page SearchPage[book]
+	if _, err := c.Search("books", "003", &SearchOptions{Limit: 5}).Into(ctx, &page); err != nil {
+		t.Fatal(err)
+	}
+	hit := false
+	for _, item := range page.Items {
+		hit = hit || item.Row.ID == 3
+	}
+	if page.Mode != "text" || page.Limit != 5 || !hit || page.Items[0].Score <= 0 {
+		t.Fatalf("search: %+v", page)
+	}
+	page = SearchPage[book]{}
+	if _, err := c.Search("books", "003", nil).Eq("id", 3).Into(ctx, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 1 || page.Items[0].Row.ID != 3 {
+		t.Fatalf("narrowed: %+v", page)
+	}
+	page = SearchPage[book]{}
+	if _, err := c.Search("books", "book", &SearchOptions{Mode: "text", Limit: 2, Offset: 2}).Into(ctx, &page); err != nil {
+		t.Fatal(err)
+	}
+	if page.Offset != 2 || len(page.Items) != 2 || !page.HasMore {
+		t.Fatalf("paged: %+v", page)
+	}
+	_, err = c.Search("books", "003", &SearchOptions{Mode: "psychic"}).Execute(ctx)
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 {
+		t.Fatalf("bad mode: %v", err)
+	}
+}
+
+func TestLogsStatsLint(t *testing.T) {
+	c, ctx := server(t), context.Background()
+	m, id := management(t)
+	if _, err := c.From("tags").Select("id", "").Eq("id", 2).Execute(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		page, err := m.Logs(ctx, id, &LogsOptions{Table: "tags", Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no request-log event arrived")
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	page, err := m.Logs(ctx, id, &LogsOptions{Table: "tags", StatusClass: "2xx", Method: "get", Limit: 1,
+		From: time.Now().Add(-time.Hour)})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("logs: %v %+v", err, page)
+	}
+	event, err := m.LogEvent(ctx, id, page.Items[0].EventID)
+	if err != nil || event.Target != "tags" || event.Method != "GET" || event.Status/100 != 2 || event.Time().IsZero() {
+		t.Fatalf("event: %v %+v", err, event)
+	}
+	var apiErr *Error
+	if _, err := m.LogEvent(ctx, id, "no-such-event"); !errors.As(err, &apiErr) || apiErr.Status < 400 {
+		t.Fatalf("missing event: %v", err)
+	}
+	stats, err := m.Stats(ctx, id, &StatsOptions{Bucket: "minute", From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Minute)})
+	if err != nil || stats.ProjectID != id || stats.From == "" || stats.Bucket != "minute" || stats.Totals.Requests < 1 || len(stats.Series) == 0 {
+		t.Fatalf("stats: %v %+v", err, stats)
+	}
+	report, err := m.Lint(ctx, id, nil)
+	if err != nil || report.ProjectID != id || len(report.Schemas) == 0 || len(report.Findings) == 0 {
+		t.Fatalf("lint: %v %+v", err, report)
+	}
+	if f := report.Findings[0]; f.Rule == "" || f.Level == "" || f.Message == "" {
+		t.Fatalf("finding: %+v", f)
+	}
+	if _, err := m.Lint(ctx, id, &LintOptions{OpenAPI: true, SlowMS: 50, MinRequests: 1}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Management is a small client for the management API (…/api/v1) with a personal
-// access token: projects and API keys.
+// Management is a client for the management API (…/api/v1) with a personal access
+// token: projects, API keys, saved queries, search indexes, request stats and logs, lint.
 type Management struct{ client *Client }
 
 // Project is a project as the management API returns it.
@@ -36,8 +36,8 @@ func NewManagement(apiURL, token string) *Management {
 	return &Management{client: c}
 }
 
-func (m *Management) call(ctx context.Context, method, path string, body, out any) error {
-	resp, data, err := m.client.do(ctx, method, path, url.Values{}, http.Header{}, body)
+func (m *Management) call(ctx context.Context, method, path string, params url.Values, body, out any) error {
+	resp, data, err := m.client.do(ctx, method, path, params, http.Header{}, body)
 	if err != nil {
 		return err
 	}
@@ -52,37 +52,37 @@ func (m *Management) call(ctx context.Context, method, path string, body, out an
 
 func (m *Management) ListProjects(ctx context.Context) ([]Project, error) {
 	var page struct{ Items []Project }
-	err := m.call(ctx, http.MethodGet, "/projects", nil, &page)
+	err := m.call(ctx, http.MethodGet, "/projects", nil, nil, &page)
 	return page.Items, err
 }
 
 func (m *Management) GetProject(ctx context.Context, id string) (*Project, error) {
 	var p Project
-	if err := m.call(ctx, http.MethodGet, "/projects/"+url.PathEscape(id), nil, &p); err != nil {
+	if err := m.call(ctx, http.MethodGet, "/projects/"+url.PathEscape(id), nil, nil, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
 }
 
 func (m *Management) DeleteProject(ctx context.Context, id string) error {
-	return m.call(ctx, http.MethodDelete, "/projects/"+url.PathEscape(id), nil, nil)
+	return m.call(ctx, http.MethodDelete, "/projects/"+url.PathEscape(id), nil, nil, nil)
 }
 
 func (m *Management) ListKeys(ctx context.Context, projectID string) ([]Key, error) {
 	var page struct{ Items []Key }
-	err := m.call(ctx, http.MethodGet, "/projects/"+url.PathEscape(projectID)+"/keys", nil, &page)
+	err := m.call(ctx, http.MethodGet, "/projects/"+url.PathEscape(projectID)+"/keys", nil, nil, &page)
 	return page.Items, err
 }
 
 func (m *Management) CreateKey(ctx context.Context, projectID, name, role string) (*Key, error) {
 	var k Key
 	body := map[string]string{"name": name, "role": role}
-	if err := m.call(ctx, http.MethodPost, "/projects/"+url.PathEscape(projectID)+"/keys", body, &k); err != nil {
+	if err := m.call(ctx, http.MethodPost, "/projects/"+url.PathEscape(projectID)+"/keys", nil, body, &k); err != nil {
 		return nil, err
 	}
 	return &k, nil
 }
 
 func (m *Management) RevokeKey(ctx context.Context, projectID, keyID string) error {
-	return m.call(ctx, http.MethodDelete, "/projects/"+url.PathEscape(projectID)+"/keys/"+url.PathEscape(keyID), nil, nil)
+	return m.call(ctx, http.MethodDelete, "/projects/"+url.PathEscape(projectID)+"/keys/"+url.PathEscape(keyID), nil, nil, nil)
 }

@@ -52,13 +52,27 @@ func (q *Query) Insert(rows any, returning string) *Query {
 	return q
 }
 
-// Upsert inserts or, on conflict with onConflict (or the primary key), merges.
+// Upsert inserts or, on conflict with onConflict (or the primary key), merges; chain
+// IgnoreDuplicates to skip conflicting rows instead.
 func (q *Query) Upsert(rows any, onConflict string, returning string) *Query {
 	q.Insert(rows, returning)
 	q.prefer = append(q.prefer, "resolution=merge-duplicates")
 	if onConflict != "" {
 		q.params.Add("on_conflict", onConflict)
 	}
+	return q
+}
+
+// IgnoreDuplicates makes an Upsert skip the rows that conflict instead of merging them
+// (Prefer: resolution=ignore-duplicates); only the rows actually inserted come back.
+func (q *Query) IgnoreDuplicates() *Query {
+	for i, p := range q.prefer {
+		if strings.HasPrefix(p, "resolution=") {
+			q.prefer[i] = "resolution=ignore-duplicates"
+			return q
+		}
+	}
+	q.prefer = append(q.prefer, "resolution=ignore-duplicates")
 	return q
 }
 
@@ -125,28 +139,86 @@ func (q *Query) Overlaps(c string, values ...any) *Query {
 	return q.Filter(c, "ov", container(values))
 }
 
-// Or adds "or=(a.eq.1,b.eq.2)"; And likewise.
-func (q *Query) Or(conditions string) *Query  { q.params.Add("or", "("+conditions+")"); return q }
-func (q *Query) And(conditions string) *Query { q.params.Add("and", "("+conditions+")"); return q }
+// A ModifierOption adjusts Or, And, Order, Limit, Offset or Range.
+type ModifierOption func(*modifier)
 
-// Order appends an ordering term.
-func (q *Query) Order(column string, ascending bool) *Query {
+type modifier struct {
+	table string
+	nulls string
+}
+
+// ReferencedTable applies a modifier to an embedded resource instead of the top-level
+// rows: Order("id", false, ReferencedTable("books")) sends books.order=id.desc, and
+// likewise books.limit, books.offset, books.or and books.and. The name is the embed's
+// alias if it has one.
+func ReferencedTable(name string) ModifierOption { return func(m *modifier) { m.table = name } }
+
+// NullsFirst sorts NULLs before other values (Order only).
+func NullsFirst() ModifierOption { return func(m *modifier) { m.nulls = ".nullsfirst" } }
+
+// NullsLast sorts NULLs after other values (Order only).
+func NullsLast() ModifierOption { return func(m *modifier) { m.nulls = ".nullslast" } }
+
+func modifiers(opts []ModifierOption) modifier {
+	var m modifier
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&m)
+		}
+	}
+	return m
+}
+
+// key is the query parameter of a modifier: "order", or "books.order" for an embed.
+func (m modifier) key(name string) string {
+	if m.table == "" {
+		return name
+	}
+	return m.table + "." + name
+}
+
+// Or adds "or=(a.eq.1,b.eq.2)"; And likewise. With ReferencedTable they filter an
+// embedded resource's rows.
+func (q *Query) Or(conditions string, opts ...ModifierOption) *Query {
+	q.params.Add(modifiers(opts).key("or"), "("+conditions+")")
+	return q
+}
+
+func (q *Query) And(conditions string, opts ...ModifierOption) *Query {
+	q.params.Add(modifiers(opts).key("and"), "("+conditions+")")
+	return q
+}
+
+// Order appends an ordering term (NullsFirst, NullsLast and ReferencedTable apply).
+func (q *Query) Order(column string, ascending bool, opts ...ModifierOption) *Query {
+	m := modifiers(opts)
 	term := column + ".asc"
 	if !ascending {
 		term = column + ".desc"
 	}
-	if existing := q.params.Get("order"); existing != "" {
+	term += m.nulls
+	key := m.key("order")
+	if existing := q.params.Get(key); existing != "" {
 		term = existing + "," + term
 	}
-	q.params.Set("order", term)
+	q.params.Set(key, term)
 	return q
 }
 
-func (q *Query) Limit(n int) *Query  { q.params.Set("limit", strconv.Itoa(n)); return q }
-func (q *Query) Offset(n int) *Query { q.params.Set("offset", strconv.Itoa(n)); return q }
+func (q *Query) Limit(n int, opts ...ModifierOption) *Query {
+	q.params.Set(modifiers(opts).key("limit"), strconv.Itoa(n))
+	return q
+}
+
+func (q *Query) Offset(n int, opts ...ModifierOption) *Query {
+	q.params.Set(modifiers(opts).key("offset"), strconv.Itoa(n))
+	return q
+}
 
 // Range selects rows from..to inclusive (0-based).
-func (q *Query) Range(from, to int) *Query { return q.Offset(from).Limit(to - from + 1) }
+func (q *Query) Range(from, to int, opts ...ModifierOption) *Query {
+	return q.Offset(from, opts...).Limit(to-from+1, opts...)
+}
 
 // Single asks for exactly one row as an object (else PGRST116).
 func (q *Query) Single() *Query {
