@@ -111,7 +111,9 @@ _INVALID = {
     "apikey a bad JWT": {"apikey": _jwt("wrong-secret-but-long-enough-000000")},
     "apikey empty": {"apikey": ""},
     "bearer unknown key": {"authorization": f"Bearer {_BAD_KEY}"},
-    "bearer bad signature": {"authorization": f"Bearer {_jwt('wrong-secret-0123456789abcdef-long-enough')}"},
+    "bearer bad signature": {
+        "authorization": f"Bearer {_jwt('wrong-secret-0123456789abcdef-long-enough')}"
+    },
     "bearer expired": {"authorization": f"Bearer {_jwt(exp=1)}"},
     "bearer alg none": {
         "authorization": "Bearer " + pyjwt.encode({"sub": "u"}, None, algorithm="none")
