@@ -29,6 +29,7 @@ from dbify.control.cli import keys, migrate, projects, users
 from dbify.control.cron.cli import scheduler
 from dbify.control.lint.cli import lint
 from dbify.control.search.cli import search
+from dbify.control.secrets.cli import secrets
 from dbify.control.serve import serve_platform
 from dbify.settings import describe_settings, load_settings
 from dbify.typegen.cli import gen
@@ -192,5 +193,6 @@ for _command in (
     worker,
     scheduler,
     search,
+    secrets,
 ):
     main.add_command(_command)

@@ -343,7 +343,8 @@ class Settings(BaseSettings):
     master_key: SecretStr | None = Field(
         None,
         description="Fernet key(s) that encrypt secrets at rest, comma-separated, newest first "
-        "(older ones still decrypt: rotation); generated into data_dir/master.key if unset.",
+        "(older ones still decrypt; `dbify secrets new-key|rotate`); if unset, the keys of "
+        "data_dir/master.key (generated, one a line, newest first).",
     )
 
     @classmethod

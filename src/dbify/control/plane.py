@@ -20,6 +20,8 @@ from dbify.control.projects.schemas import ProjectConfig
 from dbify.control.projects.service import NoListener, ProjectListener, ProjectService
 from dbify.control.projects.store import ProjectStore
 from dbify.control.schema_watcher.schemas import SchemaWatchHandle
+from dbify.control.secrets.service import check_sealed_values
+from dbify.control.secrets.store import SealedValueStore
 from dbify.control.users.rate_limit import LoginRateLimiter
 from dbify.control.users.service import UserService
 from dbify.control.users.store import UserStore
@@ -77,6 +79,9 @@ async def open_control_plane(
 ) -> ControlPlane:
     """Open the store (migrating it unless told not to) and build the services.
 
+    Raises ``SecretBoxError`` if a stored secret cannot be decrypted by the configured
+    master keys (the message names where, never what).
+
     With ``serve_data`` the live ``StoreProjectDirectory`` is started and kept in sync;
     with a shared ``bus`` too (scale-out), changes are broadcast to every instance.
     With a ``bus`` but no ``serve_data`` (the CLI), changes are only announced.
@@ -86,6 +91,8 @@ async def open_control_plane(
         if migrate:
             await run_migrations(store)
         box = load_secret_box(settings)
+        # Refuse to start on keys that cannot open what is stored (SecretBoxError).
+        await check_sealed_values(SealedValueStore(store.engine), box)
         projects_store, keys_store, users_store = (
             ProjectStore(store.engine),
             KeyStore(store.engine),

@@ -37,6 +37,7 @@ from dbify.control.search.runtime import start_search
 from dbify.dataplane.changes import fan_out
 from dbify.errors import DbifyError
 from dbify.schema_watch import SchemaWatch, build_schema_watch
+from dbify.secrets_box import SecretBoxError
 from dbify.settings import Settings
 
 __all__ = ["Listening", "ServedProject", "serve_platform"]
@@ -129,6 +130,9 @@ async def serve_platform(
         plane = await open_control_plane(
             settings, serve_data=True, migrate=settings.metadata.migrate_on_start, bus=shared
         )
+    except SecretBoxError as error:  # wrong master keys: a clear message, no traceback
+        await bus.close()
+        raise click.ClickException(str(error)) from None
     except BaseException:
         await bus.close()
         raise
