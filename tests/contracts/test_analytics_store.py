@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dbify.analytics.event import RequestLog
+from dbify.analytics.event import RequestLog, encode_batch
 from dbify.backends.analytics import AnalyticsStore, literal
+from dbify.backends.analytics.base import JsonBatchInsert
 
 pytestmark = pytest.mark.anyio
 # Recent events: older ones would be removed by the 30-day TTL on the first merge.
@@ -38,7 +39,11 @@ def event(i: int, project: str = "p1", status: int = 200) -> RequestLog:
 
 
 @pytest.fixture(
-    params=["chdb", pytest.param("clickhouse", marks=pytest.mark.needs_server("clickhouse"))]
+    params=[
+        "chdb",
+        "chdb-process",
+        pytest.param("clickhouse", marks=pytest.mark.needs_server("clickhouse")),
+    ]
 )
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnalyticsStore]:
     opened: AnalyticsStore
@@ -46,6 +51,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         from dbify.backends.analytics.chdb_store import ChdbStore
 
         opened = ChdbStore(tmp_path / "chdb", retention_days=30)
+    elif request.param == "chdb-process":
+        from dbify.backends.analytics.chdb_process import ChdbProcessStore
+
+        opened = ChdbProcessStore(tmp_path / "chdb", retention_days=30)
     else:
         if not _server_up():
             pytest.skip("needs a ClickHouse server on 127.0.0.1:9000")
@@ -83,6 +92,16 @@ async def test_redelivered_events_count_once(store: AnalyticsStore) -> None:
     assert rows == [(10, sum(e.duration_us for e in batch))]
 
 
+async def test_json_batches_insert_like_events(store: AnalyticsStore) -> None:
+    """Stores that take queue messages as they are write the same rows as ``insert``."""
+    if not isinstance(store, JsonBatchInsert):
+        pytest.skip("this store decodes messages first")
+    batch = [event(i) for i in range(6)]
+    await store.insert_json_batches([encode_batch(batch[:4]), b"[]", encode_batch(batch[3:])])
+    rows = await store.select("SELECT count(), sum(duration_us) FROM {db}.request_log FINAL")
+    assert rows == [(6, sum(e.duration_us for e in batch))]
+
+
 async def test_queries_filter_by_project_and_time(store: AnalyticsStore) -> None:
     await store.insert(
         [event(i) for i in range(5)] + [event(i + 100, project="p2") for i in range(3)]
@@ -97,7 +116,7 @@ async def test_queries_filter_by_project_and_time(store: AnalyticsStore) -> None
 _ZONE_PROBE = """
 import asyncio, json, sys
 from pathlib import Path
-from dbify.analytics.event import RequestLog
+from dbify.analytics.event import RequestLog, encode_batch
 from dbify.backends.analytics.chdb_store import ChdbStore
 
 async def main():

@@ -1,7 +1,8 @@
 """Request logging assembled for one process: recorder, publisher and (optionally) worker.
 
-``dbify serve`` starts it with the worker in-process (all-in-one: in-process queue and
-chDB); ``dbify worker`` runs only the worker; scale-out ``serve`` replicas run only the
+``dbify serve`` starts it with the worker in-process (all-in-one: in-process queue, and
+chDB in a child process the server talks to, see ``chdb_process``); ``dbify worker``
+runs only the worker; scale-out ``serve`` replicas run only the
 recorder and publisher against Redis or RabbitMQ, and still answer the stats API by
 reading the ClickHouse server the workers write to. A replica without the worker and with
 chDB has no store to read (chDB's data directory belongs to the process that writes it),
@@ -17,6 +18,7 @@ from dbify.analytics.publisher import RequestLogPublisher
 from dbify.analytics.recorder import RequestRecorder
 from dbify.analytics.spool import Spool
 from dbify.backends.analytics.base import AnalyticsStore
+from dbify.backends.analytics.chdb_process import ChdbProcessStore
 from dbify.backends.loader import build_analytics_store, build_queue
 from dbify.backends.queue.base import Queue
 from dbify.settings import Settings
@@ -66,7 +68,12 @@ async def start_request_logging(settings: Settings, *, run_worker: bool) -> Requ
     )
     store: AnalyticsStore | None = None
     worker: RequestLogWorker | None = None
-    if run_worker or config.store == "clickhouse":
+    if run_worker and config.store == "chdb":
+        # All-in-one: chDB runs in a child process, never loaded into the server.
+        store = ChdbProcessStore(
+            settings.data_dir / "analytics", retention_days=config.retention_days
+        )
+    elif run_worker or config.store == "clickhouse":
         store = build_analytics_store(settings)
     if run_worker:
         assert store is not None

@@ -5,6 +5,8 @@ have passed since the first, decodes the events and writes them in one insert, t
 process dies between the write and the ack, the messages are redelivered and written
 again; the store collapses duplicate event ids, so nothing is counted twice. A message
 that cannot be decoded is acked and counted in ``poison`` so it cannot block the queue.
+A store that takes the messages as they are (``JsonBatchInsert``: chDB) gets them without
+the decode; when that insert fails the round falls back to decoding message by message.
 
 ``stop`` is graceful: a round already under way (consume → write → ack) finishes before
 the loop is cancelled, within ``grace_seconds``; after that the unacked batch is simply
@@ -25,7 +27,7 @@ import time
 import orjson
 
 from dbify.analytics.event import RequestLog, decode_batch
-from dbify.backends.analytics.base import AnalyticsStore
+from dbify.backends.analytics.base import AnalyticsStore, AnalyticsUnavailable, JsonBatchInsert
 from dbify.backends.loader import build_analytics_store, build_queue
 from dbify.backends.queue.base import Delivery, Queue
 from dbify.settings import Settings
@@ -59,6 +61,7 @@ class RequestLogWorker(Worker):
         self.events_written = 0
         self.poison = 0
         self._round = asyncio.Lock()
+        self._raw = store if isinstance(store, JsonBatchInsert) else None
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         # asyncio.Lock is fair: this acquire comes before the loop's next round.
@@ -103,6 +106,11 @@ class RequestLogWorker(Worker):
         deliveries = await self._gather()
         if not deliveries:
             return 0
+        written = await self._write_raw([delivery.body for delivery in deliveries])
+        if written is not None:
+            await self.queue.ack(deliveries)
+            self.events_written += written
+            return written
         events: list[RequestLog] = []
         for delivery in deliveries:
             try:
@@ -114,6 +122,26 @@ class RequestLogWorker(Worker):
         await self.queue.ack(deliveries)
         self.events_written += len(events)
         return len(events)
+
+    async def _write_raw(self, bodies: list[bytes]) -> int | None:
+        """Events written straight from the messages, or None to decode them first.
+
+        Only messages shaped like ``encode_batch`` output take this path; anything else
+        (or a failed insert, e.g. a malformed message) goes through the decoding path,
+        which skips what it cannot read. ``"event_id":`` occurs once per event and never
+        inside a JSON string (its quotes would be escaped), so counting it counts events.
+        """
+        if self._raw is None or not all(_looks_encoded(body) for body in bodies):
+            return None
+        try:
+            await self._raw.insert_json_batches(bodies)
+        except AnalyticsUnavailable:
+            return None
+        return sum(body.count(b'"event_id":') for body in bodies)
+
+
+def _looks_encoded(body: bytes) -> bool:
+    return body == b"[]" or (body.startswith(b'[{"event_id":') and body.endswith(b"}]"))
 
 
 async def build_request_log_worker(settings: Settings, plane: object = None) -> RequestLogWorker:

@@ -46,6 +46,16 @@ class ChdbStore:
         async with self._lock:
             await asyncio.to_thread(self._run, sql + lines.decode())
 
+    async def insert_json_batches(self, bodies: Sequence[bytes]) -> None:
+        """One insert of many ``encode_batch`` messages: their arrays joined into one."""
+        items = [body[1:-1] for body in bodies if len(body) > 2]
+        if not items:
+            return
+        sql = f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) FORMAT JSONEachRow\n"
+        payload = b"[" + b",".join(items) + b"]"
+        async with self._lock:
+            await asyncio.to_thread(self._run, sql + payload.decode())
+
     async def select(self, sql: str) -> list[tuple[Any, ...]]:
         settings = " SETTINGS output_format_json_quote_64bit_integers=0"
         async with self._lock:
