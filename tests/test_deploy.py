@@ -7,12 +7,14 @@ generator renders a transaction-mode config (started for real in
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from pydantic import BaseModel
 
@@ -109,16 +111,19 @@ def test_kubernetes_probes_point_at_real_paths() -> None:
     probes = {k: container[k]["httpGet"] for k in ("livenessProbe", "readinessProbe")}
     assert probes["livenessProbe"]["path"] == "/healthz"
     assert probes["readinessProbe"]["path"] == "/readyz"
-    from starlette.testclient import TestClient
-
     from dbify.app import DbifyApp
     from dbify.dataplane.project import StaticProjectDirectory
 
     app = DbifyApp(StaticProjectDirectory([]), public_url="http://test", max_body_bytes=1024)
-    with TestClient(app) as client:
-        for probe in probes.values():
-            assert probe["port"] in ports
-            assert client.get(probe["path"]).status_code == 200, probe["path"]
+
+    async def statuses() -> dict[str, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return {p["path"]: (await client.get(p["path"])).status_code for p in probes.values()}
+
+    for probe in probes.values():
+        assert probe["port"] in ports
+    assert asyncio.run(statuses()) == {"/healthz": 200, "/readyz": 200}
 
 
 def test_every_dbify_variable_in_the_kubernetes_manifests_is_a_setting() -> None:
