@@ -45,6 +45,19 @@ async def _setup_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+def connection_ready(pool: asyncpg.Pool) -> bool:
+    """True when ``pool.acquire()`` will not wait: a free holder with an open connection
+    is queued (asyncpg takes the last one). The data plane then acquires without its
+    timeout: asyncpg wraps a timed acquire in ``asyncio.timeout`` and re-arms it again on
+    release, ~4.5 µs of a request measured in-process, for a wait that cannot happen.
+    Reads asyncpg's private queue; if that ever changes shape this answers False and
+    every acquire keeps its timeout."""
+    holders = getattr(getattr(pool, "_queue", None), "_queue", None)
+    if not holders:
+        return False
+    return getattr(holders[-1], "_con", None) is not None
+
+
 async def _no_reset(conn: asyncpg.Connection) -> None:
     """Nothing to reset: requests only set transaction-local state."""
 

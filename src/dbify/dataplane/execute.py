@@ -26,6 +26,7 @@ import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 from dbify.auth.principal import Principal
+from dbify.dataplane.connections import connection_ready
 from dbify.dataplane.project import Project
 from dbify.dataplane.sql.statement import ReadStatement, Statement
 from dbify.errors import Codes, DatabaseError, DbifyError, ErrorKind
@@ -109,7 +110,12 @@ class _connection:  # lower case: used like the function it replaced, `async wit
     __slots__ = ("_context",)
 
     def __init__(self, project: Project) -> None:
-        self._context = project.pool.acquire(timeout=project.settings.pool_timeout_seconds)
+        pool = project.pool
+        timeout: float | None = project.settings.pool_timeout_seconds
+        # A plain asyncpg pool (standalone); the control plane's LazyPool checks itself.
+        if type(pool) is asyncpg.Pool and connection_ready(pool):
+            timeout = None
+        self._context = pool.acquire(timeout=timeout)
 
     async def __aenter__(self) -> _Connection:
         try:

@@ -19,7 +19,7 @@ from types import TracebackType
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from dbify.dataplane.connections import PoolOptions, open_pool
+from dbify.dataplane.connections import PoolOptions, connection_ready, open_pool
 
 _log = logging.getLogger("dbify.pools")
 
@@ -177,7 +177,8 @@ class _LazyAcquire:
             pool = await lazy._ensure()
         lazy.active += 1
         try:
-            conn: PoolConnectionProxy[asyncpg.Record] = await pool.acquire(timeout=self._timeout)
+            timeout = None if connection_ready(pool) else self._timeout
+            conn: PoolConnectionProxy[asyncpg.Record] = await pool.acquire(timeout=timeout)
         except BaseException:
             lazy.active -= 1
             lazy.last_used = time.monotonic()
