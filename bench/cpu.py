@@ -1,0 +1,115 @@
+"""Server CPU per request: Dbify (logging on and off) against the hand-written ceiling.
+
+On a small shared machine req/s swing with whatever else runs; CPU time spent by the
+server's process tree per request moves far less, so this is the figure to judge a
+change by. Each round runs every workload against every target in turn (order rotated
+per round), reading utime+stime of the server and its children from /proc before and
+after a wrk run.
+
+    python bench/cpu.py [--rounds 3] [--seconds 8] [--workloads pk,filter,embed,page]
+                        [--targets ceiling,dbify,dbify-nolog]
+
+Uses the same database, Dbify command, ceiling and wrk scripts as ``bench/run.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run  # the harness next to this file
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_WRK = Path(__file__).resolve().parent / "wrk"
+_DB_URL = "postgresql://postgres@127.0.0.1:5432/dbify_bench"
+
+
+def _tree(pid: int) -> list[int]:
+    found = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+                found += _tree(int(child))
+    except FileNotFoundError:
+        pass
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    total = 0
+    for process in _tree(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
+def _wrk(target: run.HttpTarget, workload: str, seconds: int) -> dict[str, float]:
+    command = ["wrk", "-t2", "-c32", f"-d{seconds}s", "-s", str(_WRK / f"{workload}.lua"),
+               target.url.rstrip("/") + "/", "--", "42"]  # fmt: skip
+    env = {**os.environ, "BENCH_APIKEY": target.apikey or ""}
+    output = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("WRKJSON "))
+    return dict(json.loads(line.removeprefix("WRKJSON ")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--workloads", default="pk,filter,embed,page")
+    parser.add_argument("--targets", default="ceiling,dbify,dbify-nolog")
+    parser.add_argument("--db-url", default=os.environ.get("BENCH_DB_URL", _DB_URL))
+    args = parser.parse_args()
+    run._ensure_fixture(args.db_url)
+    out = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+    wanted = args.targets.split(",")
+    targets: list[run.HttpTarget] = []
+    try:
+        if "ceiling" in wanted:
+            targets.append(run._start_ceiling(args.db_url, out))
+        for name, logging in (("dbify", True), ("dbify-nolog", False)):
+            if name in wanted:
+                started = run._start_dbify(run.DEFAULT_DBIFY_CMD, args.db_url, out, logging=logging)
+                if started is not None:
+                    targets.append(started)
+        workloads = args.workloads.split(",")
+        for target in targets:
+            run._probe(target, workloads)
+        results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for round_no in range(args.rounds):
+            for workload in workloads:
+                shift = round_no % len(targets)
+                for target in targets[shift:] + targets[:shift]:
+                    _wrk(target, workload, 1)  # warm-up, discarded
+                    before = _cpu_seconds(target.process.pid)
+                    measured = _wrk(target, workload, args.seconds)
+                    spent = _cpu_seconds(target.process.pid) - before
+                    per_request = spent * 1e6 / measured["requests"]
+                    rate = measured["requests"] / (measured["duration_us"] / 1e6)
+                    results.setdefault((workload, target.name), []).append((per_request, rate))
+                    print(f"round {round_no} {workload:6} {target.name:12} "
+                          f"{per_request:7.1f} µs/req {rate:8.0f} req/s", flush=True)  # fmt: skip
+        print("\n| workload | target | CPU µs/request (median) | req/s (median) |")
+        print("|---|---|---:|---:|")
+        for (workload, name), values in sorted(results.items()):
+            cpu = statistics.median(v[0] for v in values)
+            rate = statistics.median(v[1] for v in values)
+            print(f"| {workload} | {name} | {cpu:.1f} | {rate:.0f} |")
+    finally:
+        for target in targets:
+            run._stop(target.process)
+
+
+if __name__ == "__main__":
+    main()
