@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dbify.analytics.event import RequestLog, encode_batch
+from dbify.analytics.event import RequestLog, count_events, decode_batch, encode_batch, encode_rows
 from dbify.backends.analytics import AnalyticsStore, literal
 from dbify.backends.analytics.base import JsonBatchInsert
 
@@ -100,6 +100,29 @@ async def test_json_batches_insert_like_events(store: AnalyticsStore) -> None:
     await store.insert_json_batches([encode_batch(batch[:4]), b"[]", encode_batch(batch[3:])])
     rows = await store.select("SELECT count(), sum(duration_us) FROM {db}.request_log FINAL")
     assert rows == [(6, sum(e.duration_us for e in batch))]
+
+
+async def test_row_batches_derive_event_fields(store: AnalyticsStore) -> None:
+    """Version-2 messages (``encode_rows``, what the publisher sends) store complete events."""
+    rows = [
+        [f"r{i}", BASE_US + i, "p1", f"r{i}", "GET", "/orders", "id=eq.?", 200, "", 100,
+         "db;dur=1.5", "0-9/*", 12, "k1", "anon", "10.0.0.0", "ua"]
+        for i in range(3)
+    ]  # fmt: skip
+    body = encode_rows(rows)
+    assert count_events(body) == 3
+    events = decode_batch(body)
+    assert (events[0].target, events[0].rows, events[0].db_us) == ("orders", 10, 1500)
+    if isinstance(store, JsonBatchInsert):
+        await store.insert_json_batches([body, encode_batch([event(7)])])
+        expected = [(4, 30 + event(7).rows, 4500 + event(7).db_us)]
+    else:
+        await store.insert(events)
+        expected = [(3, 30, 4500)]
+    sql = "SELECT count(), sum(rows), sum(db_us) FROM {db}.request_log FINAL"
+    assert await store.select(sql) == expected
+    targets = "SELECT DISTINCT target FROM {db}.request_log FINAL WHERE event_id LIKE 'r%'"
+    assert await store.select(targets) == [("orders",)]
 
 
 async def test_queries_filter_by_project_and_time(store: AnalyticsStore) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 
-from dbify.analytics.event import encode_batch
+from dbify.analytics.event import encode_rows
 from dbify.analytics.recorder import RequestRecorder
 from dbify.analytics.spool import Spool
 from dbify.backends.queue.base import Queue, QueueUnavailable
@@ -87,7 +87,7 @@ class RequestLogPublisher:
         self._last_flush = time.monotonic()
         await self._replay_spool()
         while len(self.recorder):
-            body = encode_batch(self.recorder.drain(self.batch_size))
+            body = encode_rows(self.recorder.drain(self.batch_size))
             if self.queue_up and await self._publish([body]):
                 continue
             self._spool(body)

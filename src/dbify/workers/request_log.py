@@ -26,7 +26,7 @@ import time
 
 import orjson
 
-from dbify.analytics.event import RequestLog, decode_batch
+from dbify.analytics.event import RequestLog, count_events, decode_batch
 from dbify.backends.analytics.base import AnalyticsStore, AnalyticsUnavailable, JsonBatchInsert
 from dbify.backends.loader import build_analytics_store, build_queue
 from dbify.backends.queue.base import Delivery, Queue
@@ -115,7 +115,7 @@ class RequestLogWorker(Worker):
         for delivery in deliveries:
             try:
                 events.extend(decode_batch(delivery.body))
-            except (orjson.JSONDecodeError, KeyError, TypeError):
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 self.poison += 1
                 log.warning("request-log worker skipped an undecodable message")
         await self.store.insert(events)
@@ -126,22 +126,21 @@ class RequestLogWorker(Worker):
     async def _write_raw(self, bodies: list[bytes]) -> int | None:
         """Events written straight from the messages, or None to decode them first.
 
-        Only messages shaped like ``encode_batch`` output take this path; anything else
+        Only messages shaped like ``encode_rows`` or ``encode_batch`` output take this
+        path (``count_events`` reads their size without decoding them); anything else
         (or a failed insert, e.g. a malformed message) goes through the decoding path,
-        which skips what it cannot read. ``"event_id":`` occurs once per event and never
-        inside a JSON string (its quotes would be escaped), so counting it counts events.
+        which skips what it cannot read.
         """
-        if self._raw is None or not all(_looks_encoded(body) for body in bodies):
+        if self._raw is None:
+            return None
+        counts = [count_events(body) for body in bodies]
+        if None in counts:
             return None
         try:
             await self._raw.insert_json_batches(bodies)
         except AnalyticsUnavailable:
             return None
-        return sum(body.count(b'"event_id":') for body in bodies)
-
-
-def _looks_encoded(body: bytes) -> bool:
-    return body == b"[]" or (body.startswith(b'[{"event_id":') and body.endswith(b"}]"))
+        return sum(count or 0 for count in counts)
 
 
 async def build_request_log_worker(settings: Settings, plane: object = None) -> RequestLogWorker:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from chdb import session as chdb_session
 
-from dbify.analytics.event import RequestLog
+from dbify.analytics.event import RequestLog, event_values
 from dbify.backends.analytics.base import COLUMNS, AnalyticsUnavailable, create_table_sql
 
 __all__ = ["ChdbStore"]
@@ -47,12 +47,23 @@ class ChdbStore:
             await asyncio.to_thread(self._run, sql + lines.decode())
 
     async def insert_json_batches(self, bodies: Sequence[bytes]) -> None:
-        """One insert of many ``encode_batch`` messages: their arrays joined into one."""
-        items = [body[1:-1] for body in bodies if len(body) > 2]
-        if not items:
+        """One columnar insert of many queue messages (``encode_rows`` or ``encode_batch``).
+
+        Version-2 rows get their derived fields here (target, row count, database time),
+        then the batch goes to ClickHouse as ``JSONCompactColumns``: one list per column,
+        transposed and serialised in C. Version-1 messages are read as event objects.
+        """
+        values: list[list[Any]] = []
+        for body in bodies:
+            data = orjson.loads(body)
+            if isinstance(data, dict):
+                values += map(event_values, data["rows"])
+            else:
+                values += ([item[name] for name in COLUMNS] for item in data)
+        if not values:
             return
-        sql = f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) FORMAT JSONEachRow\n"
-        payload = b"[" + b",".join(items) + b"]"
+        sql = f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) FORMAT JSONCompactColumns\n"
+        payload = orjson.dumps(list(zip(*values, strict=True)))
         async with self._lock:
             await asyncio.to_thread(self._run, sql + payload.decode())
 
