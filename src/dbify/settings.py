@@ -54,6 +54,11 @@ class ApiSettings(BaseModel):
     """Defaults of the data API."""
 
     schemas: tuple[str, ...] = Field(("public",), description="Schemas exposed by default.")
+    server_timing: bool = Field(
+        False,
+        description="Add a Server-Timing header (total time in Dbify) to data API responses; "
+        "off by default because every response header costs CPU in the HTTP layer.",
+    )
     max_rows: int | None = Field(
         None, ge=1, description="Upper bound on rows a read returns (None: unbounded)."
     )

@@ -83,6 +83,7 @@ def project_settings(settings: Settings, schemas: tuple[str, ...]) -> ProjectSet
         allow_unfiltered_mutations=settings.api.allow_unfiltered_mutations,
         pool_timeout_seconds=settings.database.pool_timeout_seconds,
         statement_cache_size=settings.api.statement_cache_size,
+        server_timing=settings.api.server_timing,
     )
 
 

@@ -234,7 +234,15 @@ def test_docs_page_serves_local_assets(dbify_server: RunningServer) -> None:
     assert "/books" in spec.json()["paths"]
 
 
-def test_server_timing_header(api: httpx.Client) -> None:
+def test_no_server_timing_by_default(api: httpx.Client) -> None:
     response = api.get("/books?id=eq.5")
     assert response.status_code == 200
-    assert response.headers["server-timing"].startswith("total;dur=")
+    assert "server-timing" not in response.headers
+
+
+def test_cors_headers_only_for_cross_origin_requests(api: httpx.Client) -> None:
+    same_origin = api.get("/books?id=eq.5")
+    assert "access-control-allow-origin" not in same_origin.headers
+    cross = api.get("/books?id=eq.5", headers={"Origin": "http://example.com"})
+    assert cross.headers["access-control-allow-origin"] == "*"
+    assert "Content-Range" in cross.headers["access-control-expose-headers"]

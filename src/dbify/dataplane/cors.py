@@ -36,6 +36,7 @@ _PREFLIGHT = [
 _VARY = (b"vary", b"Origin")
 _CREDENTIALS = (b"access-control-allow-credentials", b"true")
 _ANY_HEADERS: Headers = [(b"access-control-allow-origin", b"*"), _EXPOSE]
+_NO_HEADERS: Headers = []
 _ANY_PREFLIGHT: Headers = [(b"access-control-allow-origin", b"*"), *_PREFLIGHT]
 
 
@@ -74,10 +75,12 @@ def cors_headers(policy: CorsPolicy, origin: str | None) -> Headers:
 
     The any-origin list is shared: callers extend their headers with it, never mutate it.
     """
+    if origin is None:
+        # Only cross-origin requests (which always carry Origin) need CORS headers; a
+        # list of origins still varies by Origin for caches.
+        return _NO_HEADERS if policy.any_origin else [_VARY]
     if policy.any_origin and not policy.allow_credentials:
         return _ANY_HEADERS
-    if origin is None:
-        return [_VARY]
     if not policy.allows(origin):
         return [_VARY]
     return [*_echo(origin, policy.allow_credentials), _EXPOSE]

@@ -91,8 +91,9 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
         response = await _call(project, principal, request)
     else:
         response = await _write(project, principal, request, changes)
-    timing = f"total;dur={(perf_counter() - started) * 1000:.3f}"
-    response.headers.append((b"server-timing", timing.encode()))
+    if project.settings.server_timing:
+        timing = f"total;dur={(perf_counter() - started) * 1000:.3f}"
+        response.headers.append((b"server-timing", timing.encode()))
     return response
 
 

@@ -41,6 +41,7 @@ class ProjectSettings:
     max_write_rows: int = 10_000
     statement_cache_size: int = 512
     cors_origins: tuple[str, ...] = ("*",)
+    server_timing: bool = False
     cors_allow_credentials: bool = False
     # Requests per second per credential / per client address, and the bucket size;
     # None: the instance-wide setting (backends/ratelimit).

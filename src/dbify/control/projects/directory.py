@@ -213,6 +213,7 @@ class StoreProjectDirectory:
             ),
             statement_cache_size=self._settings.api.statement_cache_size,
             cors_origins=tuple(config.cors_origins),
+            server_timing=self._settings.api.server_timing,
             cors_allow_credentials=config.cors_allow_credentials,
             rate_limit_per_key=config.rate_limit_per_key,
             rate_limit_per_ip=config.rate_limit_per_ip,
