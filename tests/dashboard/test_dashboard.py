@@ -2,9 +2,10 @@
 driving a real ``dbify serve`` with a real project on the fixture database.
 
 The flows share one browser page and one project, in order (sign up → create project →
-explore → keys → logs → analytics → schema changes → account); each asserts what a user
-would see. Screenshots of every screen go to ``DBIFY_SCREENSHOT_DIR`` (default: a
-temporary directory) for people to look at.
+explore → keys → logs → analytics → schema changes → account and email notifications);
+each asserts what a user would see. Screenshots of every screen go to
+``DBIFY_SCREENSHOT_DIR`` (default: a temporary directory) for people to look at;
+``scripts/dashboard_screenshots`` copies the README's from there.
 """
 
 from __future__ import annotations
@@ -375,6 +376,14 @@ def test_account_token_and_sign_out(session: Session) -> None:
     token = page.get_by_role("textbox", name="personal access token").input_value()
     with httpx.Client(headers={"authorization": f"Bearer {token}"}) as client:
         assert client.get(f"{session.server.base_url}/api/v1/projects").status_code == 200
+    # Email notifications: the default (projects I own) is shown; opting out is stored.
+    playwright_api.expect(page.get_by_role("radio", name="Projects I own")).to_be_checked()
+    page.get_by_role("radio", name="None").check()
+    page.get_by_role("button", name="Save notifications").click()
+    page.get_by_text("Notification preferences saved.").wait_for()
+    with httpx.Client(headers={"authorization": f"Bearer {token}"}) as client:
+        preferences = client.get(f"{session.server.base_url}/api/v1/users/me/notifications")
+        assert preferences.json()["schema_changes"] == "none"
     page.get_by_label("Current password").fill("not my password")
     page.get_by_label("New password").fill("a brand new password")
     page.get_by_role("button", name="Change password").click()
@@ -388,3 +397,6 @@ def test_account_token_and_sign_out(session: Session) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="shop").wait_for()
+    counts = page.get_by_role("table", name="Projects").locator("td.num")
+    playwright_api.expect(counts.filter(has_text="…")).to_have_count(0)
+    session.shot("20-projects")

@@ -276,11 +276,12 @@
     return h('div', { class: 'cards' }, card('Requests', fmtNum(totals.requests)), card('Errors', `${fmtNum(totals.errors)} (${(totals.error_rate * 100).toFixed(1)}%)`),
       card('Avg latency', fmtMs(totals.avg_ms)), card('p95 latency', fmtMs(totals.p95_ms)), card('p99 latency', fmtMs(totals.p99_ms)));
   }
-  async function overviewScreen(project) {
-    const [status, summary, stats] = await Promise.all([
-      optional(api('GET', `/projects/${project.id}/status`)),
-      optional(api('GET', `/projects/${project.id}/schema`)),
-      optional(api('GET', `/projects/${project.id}/stats?bucket=hour`)),
+  async function overviewScreen(id, projectLoad) {
+    const [project, status, summary, stats] = await Promise.all([
+      projectLoad,
+      optional(api('GET', `/projects/${id}/status`)),
+      optional(api('GET', `/projects/${id}/schema`)),
+      optional(api('GET', `/projects/${id}/stats?bucket=hour`)),
     ]);
     const feedback = h('div', { 'aria-live': 'polite' });
     const relations = summary.relations || [];
@@ -316,8 +317,8 @@
   }
 
   // ---- API keys -----------------------------------------------------------------
-  async function keysScreen(project) {
-    const page = await api('GET', `/projects/${project.id}/keys?limit=200`);
+  async function keysScreen(id, projectLoad) {
+    const [project, page] = await Promise.all([projectLoad, api('GET', `/projects/${id}/keys?limit=200`)]);
     const shown = h('div', { 'aria-live': 'polite' });
     const showSecret = (created, verb) => replace(shown, h('div', { class: 'panel', id: 'key-once' },
       h('h2', {}, `Key “${created.name}” ${verb}`),
@@ -403,8 +404,8 @@
     draw();
     return { element: box, redraw: draw };
   }
-  async function explorerScreen(project, selected) {
-    const summary = await api('GET', `/projects/${project.id}/schema`);
+  async function explorerScreen(id, projectLoad, selected) {
+    const [project, summary] = await Promise.all([projectLoad, api('GET', `/projects/${id}/schema`)]);
     const defaultSchema = summary.schemas[0];
     const qualified = (o) => (o.schema_name === defaultSchema ? o.name : `${o.schema_name}.${o.name}`);
     const search = h('input', { type: 'search', placeholder: 'Filter…', 'aria-label': 'Filter tables, views and functions' });
@@ -567,8 +568,8 @@
   // ---- Logs --------------------------------------------------------------------------
   const RANGES = { '15m': 900, '1h': 3600, '24h': 86400, '7d': 604800, '30d': 2592000 };
   function sinceIso(seconds) { return new Date(Date.now() - seconds * 1000).toISOString(); }
-  function keyNames(project) {
-    return optional(api('GET', `/projects/${project.id}/keys?limit=200`)).then((p) => new Map((p.items || []).map((k) => [k.id, k.name])));
+  function keyNames(id) {
+    return optional(api('GET', `/projects/${id}/keys?limit=200`)).then((p) => new Map((p.items || []).map((k) => [k.id, k.name])));
   }
   function openDrawer(title, content) {
     const close = h('button', { type: 'button', class: 'small', 'aria-label': 'Close details', onclick: closeDrawer }, '✕ Close');
@@ -578,8 +579,10 @@
   }
   function closeDrawer() { drawer.hidden = true; replace(drawer); }
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !drawer.hidden) closeDrawer(); });
-  async function logsScreen(project) {
-    const names = await keyNames(project);
+  async function logsScreen(id, projectLoad) {
+    const namesLoad = keyNames(id); // in parallel with the first page of logs
+    let project = { id };
+    let names = new Map();
     const filters = { range: '1h', status: '', method: '', table: '', key_id: '', request_id: '' };
     const body = h('tbody');
     const note = h('div', { 'aria-live': 'polite' });
@@ -606,8 +609,9 @@
     async function load(older) {
       const p = params(); if (older && cursor) p.set('cursor', cursor);
       let page;
-      try { page = await api('GET', `/projects/${project.id}/logs?${p}`); }
+      try { page = await api('GET', `/projects/${id}/logs?${p}`); }
       catch (error) { replace(note, errorBox(error)); return; }
+      names = await namesLoad;
       replace(note);
       cursor = page.next_cursor;
       const rows = page.items.map(rowFor);
@@ -623,7 +627,8 @@
     const timer = setInterval(() => { if (live.checked && document.visibilityState === 'visible' && !cursorPaged()) load(false); }, 3000);
     const cursorPaged = () => body.children.length > 50;
     onCleanup(() => clearInterval(timer));
-    await load(false);
+    [project] = await Promise.all([projectLoad, load(false)]);
+    names = await namesLoad;
     const range = h('select', { name: 'range' }, Object.keys(RANGES).map((r) => h('option', { value: r }, `Last ${r}`)));
     range.value = filters.range;
     const method = h('select', { name: 'method' }, ['', 'GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE'].map((m) => h('option', { value: m }, m || 'any')));
@@ -685,14 +690,14 @@
         h('div', { class: 'track' }, fill), h('span', { class: 'num' }, fmtNum(i.requests)));
     }));
   }
-  async function analyticsScreen(project, rangeName) {
+  async function analyticsScreen(id, projectLoad, rangeName) {
     const [name, seconds, bucket] = ANALYTICS_RANGES.find((r) => r[0] === rangeName) || ANALYTICS_RANGES[1];
     const picker = h('div', { class: 'actions', role: 'group', 'aria-label': 'Time range' }, ANALYTICS_RANGES.map(([n]) =>
-      h('a', { class: 'button', href: `#/p/${project.id}/analytics/${n}`, 'aria-pressed': String(n === name), role: 'button' }, n)));
+      h('a', { class: 'button', href: `#/p/${id}/analytics/${n}`, 'aria-pressed': String(n === name), role: 'button' }, n)));
     const head = h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Analytics'), h('p', { class: 'muted' }, `Data API traffic over the last ${name}.`)), picker);
-    let stats;
-    try { stats = await api('GET', `/projects/${project.id}/stats?from=${encodeURIComponent(sinceIso(seconds))}&bucket=${bucket}`); }
-    catch (error) { return [head, errorBox(error)]; }
+    const statsLoad = optional(api('GET', `/projects/${id}/stats?from=${encodeURIComponent(sinceIso(seconds))}&bucket=${bucket}`));
+    const [project, stats] = await Promise.all([projectLoad, statsLoad]);
+    if (stats.error) return [head, errorBox(stats.error)];
     if (!stats.totals.requests) {
       return [head, statCards(stats.totals), h('div', { class: 'panel' }, emptyState('No requests in this range',
         'Make a call to the data API and it will show up here.', codeBlock(`curl -H "apikey: $DBIFY_KEY" "${project.rest_url}/"`, 'curl example')))];
@@ -762,11 +767,12 @@
     draw(watcher);
     return panel;
   }
-  async function schemaChangesScreen(project) {
-    const [page, status, watcher] = await Promise.all([
-      api('GET', `/projects/${project.id}/schema-changes?limit=100`),
-      optional(api('GET', `/projects/${project.id}/status`)),
-      optional(api('GET', `/projects/${project.id}/schema-watcher`)),
+  async function schemaChangesScreen(id, projectLoad) {
+    const [project, page, status, watcher] = await Promise.all([
+      projectLoad,
+      api('GET', `/projects/${id}/schema-changes?limit=100`),
+      optional(api('GET', `/projects/${id}/status`)),
+      optional(api('GET', `/projects/${id}/schema-watcher`)),
     ]);
     const head = [h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Schema changes'),
       h('p', { class: 'muted' }, 'Dbify watches the database and reloads the API when its schema changes. Breaking changes are highlighted.')),
@@ -826,6 +832,28 @@
   }
 
   // ---- Account ---------------------------------------------------------------------------
+  const SCHEMA_CHANGE_EMAILS = [
+    ['owned', 'Projects I own', 'The default.'],
+    ['all', 'Every project I am a member of', null],
+    ['none', 'None', 'No schema-change email at all.'],
+  ];
+  function notificationsForm(preferences) {
+    const note = h('div', { 'aria-live': 'polite' });
+    const radios = SCHEMA_CHANGE_EMAILS.map(([value]) => h('input', { type: 'radio', name: 'schema_changes', value,
+      checked: preferences.schema_changes === value, onchange: () => replace(note) }));
+    return h('form', { class: 'stack', onsubmit: async (event) => {
+      event.preventDefault(); replace(note);
+      const chosen = radios.find((r) => r.checked);
+      try {
+        await api('PUT', '/users/me/notifications', { schema_changes: chosen ? chosen.value : 'owned' });
+        replace(note, h('div', { class: 'alert ok', role: 'status' }, 'Notification preferences saved.'));
+      } catch (error) { replace(note, errorBox(error)); }
+    } },
+    h('fieldset', { class: 'choices' }, h('legend', {}, 'Email me when a project’s schema changes, for'),
+      SCHEMA_CHANGE_EMAILS.map(([, label, hint], i) => h('label', { class: 'inline' },
+        h('span', {}, radios[i], ' ', label, hint ? h('span', { class: 'hint' }, ` ${hint}`) : null)))),
+    note, h('div', {}, h('button', { type: 'submit', class: 'primary' }, 'Save notifications')));
+  }
   async function accountScreen() {
     renderCrumbs('Account');
     const tokens = h('tbody');
@@ -841,7 +869,8 @@
         } }, 'Delete'))))
         : h('tr', {}, h('td', { colspan: '6' }, emptyState('No tokens', 'Tokens let scripts and the dbify CLI use the management API.'))));
     }
-    await refresh();
+    // The user, their email preferences and their tokens, in one round trip.
+    const [user, preferences] = await Promise.all([api('GET', '/users/me'), api('GET', '/users/me/notifications'), refresh()]);
     const tokenName = h('input', { name: 'token-name', required: true, placeholder: 'ci' });
     const tokenForm = h('form', { class: 'inline', onsubmit: async (event) => {
       event.preventDefault();
@@ -863,34 +892,43 @@
       } catch (error) { replace(passwordNote, errorBox(error)); }
     } }, h('label', {}, 'Current password', current), h('label', {}, 'New password', h('span', { class: 'hint' }, 'At least 8 characters'), next),
     passwordNote, h('div', {}, h('button', { type: 'submit', class: 'primary' }, 'Change password')));
-    return [h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Account'), h('p', { class: 'muted' }, state.user.email,
-      state.user.is_admin ? [' · ', h('span', { class: 'badge info' }, 'instance admin')] : null))),
+    return [h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Account'), h('p', { class: 'muted' }, user.email,
+      user.is_admin ? [' · ', h('span', { class: 'badge info' }, 'instance admin')] : null))),
     h('div', { class: 'two-col' },
       h('section', { class: 'panel' }, h('h2', {}, 'Password'), passwordForm),
-      h('section', { class: 'panel' }, h('h2', {}, 'Personal access tokens'), tokenForm, shown)),
+      h('section', { class: 'panel' }, h('h2', {}, 'Email notifications'), notificationsForm(preferences))),
+    h('section', { class: 'panel' }, h('h2', {}, 'Personal access tokens'), tokenForm, shown),
     h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Personal access tokens' }, h('thead', {}, h('tr', {},
       h('th', {}, 'Name'), h('th', {}, 'Prefix'), h('th', {}, 'Created'), h('th', {}, 'Expires'), h('th', {}, 'Last used'), h('th', {}, ''))), tokens))];
   }
 
   // ---- Router ------------------------------------------------------------------------------
-  async function projectScreen(id, section, rest) {
-    const project = await api('GET', `/projects/${encodeURIComponent(id)}`);
-    const label = (SECTIONS.find(([key]) => key === (section || '')) || [null, section])[1];
-    renderCrumbs(['Projects', '#/projects'], [project.name, `#/p/${project.id}`], label);
-    renderSidebar(project, section || '');
+  async function projectScreen(rawId, section, rest) {
+    // The project and the screen's own data are fetched at the same time: screens that
+    // take (id, projectLoad) start their requests with the ID from the URL.
+    const id = encodeURIComponent(decodeURIComponent(rawId));
+    const projectLoad = api('GET', `/projects/${id}`);
+    const renderId = state.renderId;
+    projectLoad.then((project) => {
+      if (renderId !== state.renderId) return;
+      const label = (SECTIONS.find(([key]) => key === (section || '')) || [null, section])[1];
+      renderCrumbs(['Projects', '#/projects'], [project.name, `#/p/${project.id}`], label);
+      renderSidebar(project, section || '');
+    }, () => {});
     switch (section || '') {
-      case '': return overviewScreen(project);
-      case 'keys': return keysScreen(project);
-      case 'explorer': return explorerScreen(project, rest ? decodeURIComponent(rest) : '');
-      case 'docs': return docsScreen(project);
-      case 'logs': return logsScreen(project);
-      case 'analytics': return analyticsScreen(project, rest);
-      case 'schema': return schemaChangesScreen(project);
-      case 'settings': return settingsScreen(project);
-      default:
-        if (EXTRA_SCREENS[section]) return EXTRA_SCREENS[section](project, rest);
-        return emptyState('Not found', 'There is no such page.');
+      case '': return overviewScreen(id, projectLoad);
+      case 'keys': return keysScreen(id, projectLoad);
+      case 'explorer': return explorerScreen(id, projectLoad, rest ? decodeURIComponent(rest) : '');
+      case 'logs': return logsScreen(id, projectLoad);
+      case 'analytics': return analyticsScreen(id, projectLoad, rest);
+      case 'schema': return schemaChangesScreen(id, projectLoad);
+      default: break;
     }
+    const project = await projectLoad;
+    if (section === 'docs') return docsScreen(project);
+    if (section === 'settings') return settingsScreen(project);
+    if (EXTRA_SCREENS[section]) return EXTRA_SCREENS[section](project, rest);
+    return emptyState('Not found', 'There is no such page.');
   }
   async function route(hash) {
     let m;
@@ -907,17 +945,21 @@
     closeDrawer();
     const hash = location.hash || '#/projects';
     const isPublic = hash === '#/sign-in' || hash === '#/sign-up';
-    if (!state.user && !isPublic) {
-      const me = await optional(api('GET', '/users/me', undefined, { allow401: true }));
-      if (me.error) { location.hash = me.error.status === 401 ? '#/sign-in' : '#/sign-in'; if (hash === '#/sign-in') render(); return; }
-      state.user = me; renderAccount();
-    }
+    // Who is signed in is asked at the same time as the screen's data, not before it:
+    // one round trip less on a page load (a signed-out screen's calls get 401s, ignored).
+    const signedIn = !state.user && !isPublic ? optional(api('GET', '/users/me', undefined, { allow401: true })) : null;
     if (isPublic) { renderSidebar(null); renderCrumbs(); }
     else if (!hash.startsWith('#/p/')) renderSidebar(null);
     main.setAttribute('aria-busy', 'true');
-    let content;
-    try { content = await route(hash); }
-    catch (error) {
+    const screen = route(hash).then((content) => ({ content }), (error) => ({ error }));
+    if (signedIn) {
+      const me = await signedIn;
+      if (id !== state.renderId) return;
+      if (me.error) { location.hash = '#/sign-in'; return; }
+      state.user = me; renderAccount();
+    }
+    let { content, error } = await screen;
+    if (error) {
       if (error.status === 401) return;
       content = [h('h1', {}, 'Could not load this page'), errorBox(error)];
     }
