@@ -10,7 +10,6 @@ batch is dropped, counted in ``dropped`` and logged: requests are never blocked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -18,6 +17,7 @@ from dbify.analytics.event import encode_rows
 from dbify.analytics.recorder import RequestRecorder
 from dbify.analytics.spool import Spool
 from dbify.backends.queue.base import Queue, QueueUnavailable
+from dbify.background import cancel_and_wait
 
 __all__ = ["RequestLogPublisher"]
 
@@ -55,11 +55,8 @@ class RequestLogPublisher:
 
     async def stop(self) -> None:
         """Stop the loop, then ship (or spool) whatever is left."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.flush(force=True)
 
     def health(self) -> dict[str, object]:

@@ -22,7 +22,6 @@ It does not talk to users (``notice.py``) nor decide what counts as a change
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import secrets
@@ -32,6 +31,7 @@ import asyncpg
 
 from dbify import __version__
 from dbify.backends.events import Event, EventBus
+from dbify.background import cancel_and_wait
 from dbify.control.projects.connect import snapshot_from_catalog
 from dbify.control.projects.store import ProjectRecord, ProjectStore
 from dbify.control.schema_changes.store import SchemaChangeRecord, SchemaChangeStore
@@ -103,11 +103,8 @@ class SchemaWatch:
         self._task = asyncio.create_task(self._keep_in_sync(), name="schema-watch-sync")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for watcher in self._watchers.values():
             await watcher.stop()
         self._watchers.clear()

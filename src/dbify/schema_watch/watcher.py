@@ -39,6 +39,7 @@ from typing import Literal
 
 import asyncpg
 
+from dbify.background import cancel_and_wait
 from dbify.schema_watch.catalog import (
     CHANNEL,
     UNINSTALLED,
@@ -89,11 +90,8 @@ class ProjectWatcher:
         self._task = asyncio.create_task(self._run(), name=f"schema-watch-{self.target.project_id}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def recheck(self) -> None:
         """Look now (e.g. a request failed on a column the snapshot does not know)."""

@@ -16,12 +16,12 @@ database, repairs the index later.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
 import orjson
 
+from dbify.background import cancel_and_wait
 from dbify.dataplane.changes import RowChange
 from dbify.dataplane.project import ProjectDirectory
 from dbify.search.config import IndexConfig
@@ -131,11 +131,8 @@ class IndexUpdates:
         self.passes += 1
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 def _where(config: IndexConfig) -> tuple[str, str, str]:

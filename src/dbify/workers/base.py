@@ -8,9 +8,10 @@ backoff (capped), so a broker or store outage slows the worker down instead of k
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+
+from dbify.background import cancel_and_wait
 
 __all__ = ["Worker"]
 
@@ -35,11 +36,8 @@ class Worker:
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def health(self) -> dict[str, object]:
         return {

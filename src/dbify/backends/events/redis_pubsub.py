@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 
 from dbify.backends.events.base import Event, EventHandler
 from dbify.backends.events.memory import MemoryEventBus
+from dbify.background import cancel_and_wait
 
 __all__ = ["RESYNC", "RedisEventBus"]
 
@@ -134,11 +135,8 @@ class RedisEventBus:
         await self._local.drain()
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
+        await cancel_and_wait(self._reader)
+        self._reader = None
         await self._local.close()
         if self._client is not None:
             await self._client.aclose()

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from dbify.backends.events import Event, EventBus
+from dbify.background import cancel_and_wait
 from dbify.control.webhooks.service import WebhookService
 from dbify.dataplane.changes import RowChange
 
@@ -137,10 +138,7 @@ class WebhookDispatcher:
         await self._service.publish(project_id, "schema.changed", payload)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         with contextlib.suppress(Exception):
             await self.drain()
