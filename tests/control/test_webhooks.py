@@ -30,7 +30,9 @@ _FAST = {
     "backoff_max_seconds": 0.2,
     "retry_window_seconds": 1.5,
     "poll_seconds": 0.05,
-    "timeout_seconds": 0.5,
+    # Long enough that a quick receiver never times out on a loaded CI machine, well
+    # below the slow endpoint's 3 s.
+    "timeout_seconds": 1.0,
 }
 
 
@@ -112,7 +114,7 @@ async def test_row_events_are_signed_retried_isolated_and_dead_lettered(
                 assert response.status_code == 201, response.text
                 started = asyncio.get_running_loop().time()
 
-                # The slow endpoint (3 s, beyond the 0.5 s timeout) holds nothing up.
+                # The slow endpoint (3 s, beyond the 1 s timeout) holds nothing up.
                 (ok,) = await receiver.wait_for("/ok", within=5)
                 assert ok.at - started < 1.5
                 message = Webhook(endpoints["ok"]["secret"]).verify(ok.body, ok.headers)
