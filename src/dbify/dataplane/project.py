@@ -1,9 +1,8 @@
 """A project as the data plane sees it: its pool, schema snapshot, keys and settings.
 
-The data plane finds projects through a ``ProjectDirectory``. Today the only directory
-is the one-project directory that ``dbify serve --database-url`` builds
-(``dbify/standalone.py``); the control plane supplies one backed by its metadata store,
-without the data plane changing.
+The data plane finds projects through a ``ProjectDirectory``: the control plane's
+store-backed directory in every server, ``StaticProjectDirectory`` for a fixed set (tests,
+probes). The data plane does not know which one it has.
 """
 
 from __future__ import annotations

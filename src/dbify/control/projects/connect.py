@@ -23,7 +23,20 @@ from dbify.control.errors import ControlCodes, control_error
 from dbify.errors import DbifyError
 from dbify.schema.introspect import build_snapshot
 from dbify.schema.model import SchemaSnapshot
-from dbify.standalone import redact_url
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password.
+
+    >>> redact_url("postgresql://bob:s3cret@db:5432/shop")
+    'postgresql://bob:***@db:5432/shop'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
 
 __all__ = ["DatabaseProbe", "probe_database", "snapshot_from_catalog", "validate_database_url"]
 

@@ -40,7 +40,6 @@ from dbify.dataplane.project import Project, ProjectSettings
 from dbify.errors import DbifyError
 from dbify.secrets_box import SecretBox, SecretBoxError
 from dbify.settings import Settings
-from dbify.standalone import jwt_verifier
 
 __all__ = ["StoreProjectDirectory"]
 
@@ -224,7 +223,7 @@ class StoreProjectDirectory:
         """The project's JWT verifier: its own secret or key source if configured, else
         the instance-wide ``settings.auth`` (what ``dbify serve --database-url`` uses)."""
         if not (secret or config.jwks_url or config.oidc_issuer or config.jwks):
-            return jwt_verifier(self._settings)
+            return _instance_jwt_verifier(self._settings)
         verifier = JwtConfig(
             secret=secret,
             jwks=config.jwks,
@@ -312,3 +311,19 @@ class StoreProjectDirectory:
             self._live[record.id] = _Live(project, pool, pool_key)
         if previous is not None and not reuse:
             await previous.pool.close()
+
+
+def _instance_jwt_verifier(settings: Settings) -> JwtVerifier | None:
+    """The verifier configured by ``settings.auth``, or None when JWTs are not accepted."""
+    auth = settings.auth
+    config = JwtConfig(
+        secret=auth.jwt_secret.get_secret_value() if auth.jwt_secret else None,
+        jwks=auth.jwks,
+        jwks_url=auth.jwks_url,
+        oidc_issuer=auth.oidc_issuer,
+        audience=auth.jwt_audience,
+        issuer=auth.jwt_issuer,
+        role_claim=auth.jwt_role_claim,
+        leeway_seconds=auth.jwt_leeway_seconds,
+    )
+    return JwtVerifier(config) if config.enabled else None
