@@ -7,7 +7,9 @@ aiosmtplib's exceptions (and socket errors) become ``MailError`` here, after
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+from email.message import EmailMessage
 from typing import Literal
 
 import aiosmtplib
@@ -48,23 +50,39 @@ class SmtpMailBackend:
         delay = 0.5
         for attempt in range(self._retries + 1):
             try:
-                await aiosmtplib.send(
-                    message,
-                    hostname=self._host,
-                    port=self._port,
-                    username=self._username,
-                    password=self._password,
-                    use_tls=self._security == "tls",
-                    start_tls=self._security == "starttls",
-                    tls_context=self._tls_context,
-                    timeout=self._timeout,
-                )
+                await self._send_once(message)
                 return
             except (aiosmtplib.SMTPException, OSError) as error:
                 if attempt == self._retries:
                     raise MailError(f"SMTP delivery failed: {type(error).__name__}") from error
                 await asyncio.sleep(delay)
                 delay *= 2
+
+    async def _send_once(self, message: EmailMessage) -> None:
+        client = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            use_tls=self._security == "tls",
+            start_tls=self._security == "starttls",
+            tls_context=self._tls_context,
+            timeout=self._timeout,
+        )
+        await client.connect()
+        transport = client.transport
+        try:
+            if self._username is not None:
+                await client.login(self._username, self._password or "")
+            await client.send_message(message)
+            with contextlib.suppress(aiosmtplib.SMTPException):
+                await client.quit()
+        finally:
+            client.close()
+            # The message is accepted or refused: drop the connection rather than leave a
+            # TLS close handshake pending on the loop. The socket's close is a callback,
+            # run by yielding once.
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
+                await asyncio.sleep(0)
 
 
 def build_mail_backend(settings: Settings) -> MailBackend:
