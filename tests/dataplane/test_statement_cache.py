@@ -3,7 +3,8 @@
 Property: for every compatibility case (``tests/compat/test_reads.py``), under several
 media types and count preferences, a statement served from the cache for a second set
 of values equals ``build_read(plan_read(...))`` of that request; and requests that
-differ in anything but bound values never share a statement.
+differ in anything but bound values never share a statement. The same for reads served
+from a remembered raw shape (``memoized_read``) against parsing afresh.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.types import ApiRequest, Filter, LogicTree, Range
 from dbify.dataplane.plan import plan_read
 from dbify.dataplane.sql import ReadStatement, build_read
-from dbify.dataplane.statement_cache import StatementCache
+from dbify.dataplane.statement_cache import RawShape, StatementCache, raw_read_shape
 from dbify.errors import DbifyError
 from dbify.schema.introspect import introspect
 from dbify.schema.model import SchemaSnapshot
@@ -198,3 +199,112 @@ def test_size_zero_disables_it(snapshot: SchemaSnapshot) -> None:
     request = _request("books?id=eq.1")
     assert cache.read_statement(request, snapshot, max_rows=None) == _fresh(request, snapshot, None)
     assert len(cache) == 0
+
+
+# --- raw shapes: repeated reads answered without parsing --------------------------------
+
+
+def _raw(query: str, headers: dict[str, str]) -> tuple[str, str, RawShape | None]:
+    path, _, query_string = query.partition("?")
+    return "/" + path, query_string, raw_read_shape("GET", "/" + path, query_string, headers)
+
+
+def _vary_operands(query_string: str) -> str:
+    """Each masked operand (of eq, neq, gt, gte, lt, lte) with a digit appended."""
+    parts = []
+    for part in query_string.split("&"):
+        key, _, value = part.partition("=")
+        prefix = "not." if value.startswith("not.") else ""
+        operator, _, operand = value.removeprefix(prefix).partition(".")
+        if operator in ("eq", "neq", "gt", "gte", "lt", "lte") and key not in ("select",):
+            part = f"{key}={prefix}{operator}.{operand}7"
+        parts.append(part)
+    return "&".join(parts)
+
+
+@pytest.mark.parametrize("headers", _HEADERS, ids=lambda h: ",".join(h.values()) or "plain")
+@pytest.mark.parametrize("max_rows", [None, 3])
+def test_memoized_reads_equal_parsing_afresh(
+    snapshot: SchemaSnapshot, headers: dict[str, str], max_rows: int | None
+) -> None:
+    """For every compatibility case: once a raw shape was read, the same shape with other
+    operands is served from the memo exactly as parsing, planning and building would."""
+    cache = StatementCache()
+    memoized = 0
+    for case in CASES:
+        path, query_string, raw = _raw(case.query, headers)
+        if raw is None:
+            continue
+        try:
+            first = parse_request(
+                "GET", path, query_string, headers, None, exposed_schemas=("public",)
+            )
+            cache.read_statement(first, snapshot, max_rows=max_rows, raw=raw)
+        except DbifyError:
+            assert cache.memoized_read(raw, snapshot, max_rows=max_rows) is None
+            continue
+        varied = _vary_operands(query_string)
+        varied_raw = raw_read_shape("GET", path, varied, headers)
+        assert varied_raw is not None
+        assert varied_raw[0] == raw[0], case.query
+        served = cache.memoized_read(varied_raw, snapshot, max_rows=max_rows)
+        if served is None:
+            continue
+        memoized += 1
+        request = parse_request("GET", path, varied, headers, None, exposed_schemas=("public",))
+        assert served[1] == _fresh(request, snapshot, max_rows), case.query
+        memo_request = served[0]
+        assert memo_request.media_type == request.media_type
+        assert memo_request.preferences == request.preferences
+        assert memo_request.action == request.action
+        assert memo_request.range_at(()) == request.range_at(())
+    assert memoized >= 30  # the cases with simple filters only are memoized
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "books?title=like.A*",
+        "books?id=in.(1,2)",
+        "books?in_stock=is.true",
+        "books?title=eq.a%20b",
+        "books?title=eq.a+b",
+        'books?title=eq."x"',
+        "books?id=eq.",
+        "books?or=(id.eq.1,id.eq.2)&id=eq(any).{1,2}",
+    ],
+)
+def test_filters_that_are_not_masked_take_the_parsing_path(query: str) -> None:
+    assert _raw(query, {})[2] is None
+
+
+def test_equal_operands_are_not_memoized(snapshot: SchemaSnapshot) -> None:
+    cache = StatementCache()
+    path, query_string, raw = _raw("books?id=eq.5&author_id=eq.5", {})
+    assert raw is not None
+    request = parse_request("GET", path, query_string, {}, None, exposed_schemas=("public",))
+    cache.read_statement(request, snapshot, max_rows=None, raw=raw)
+    assert cache.memoized_read(raw, snapshot, max_rows=None) is None
+    # The same shape with distinct operands is memoized, and fills them in their places.
+    _, query_string, raw = _raw("books?id=eq.5&author_id=eq.6", {})
+    assert raw is not None
+    request = parse_request("GET", path, query_string, {}, None, exposed_schemas=("public",))
+    cache.read_statement(request, snapshot, max_rows=None, raw=raw)
+    _, varied, other = _raw("books?id=eq.8&author_id=eq.9", {})
+    assert other is not None
+    served = cache.memoized_read(other, snapshot, max_rows=None)
+    assert served is not None
+    fresh = parse_request("GET", path, varied, {}, None, exposed_schemas=("public",))
+    assert served[1] == _fresh(fresh, snapshot, None)
+
+
+def test_memo_keys_hold_headers_max_rows_and_snapshot(snapshot: SchemaSnapshot) -> None:
+    cache = StatementCache()
+    path, query_string, raw = _raw("books?id=eq.5", {})
+    assert raw is not None
+    request = parse_request("GET", path, query_string, {}, None, exposed_schemas=("public",))
+    cache.read_statement(request, snapshot, max_rows=None, raw=raw)
+    assert cache.memoized_read(raw, snapshot, max_rows=None) is not None
+    assert cache.memoized_read(raw, snapshot, max_rows=10) is None
+    assert _raw("books?id=eq.5", {"accept": "text/csv"})[2] != raw
+    assert cache.memoized_read(raw, replace(snapshot), max_rows=None) is None

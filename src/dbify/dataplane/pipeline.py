@@ -30,6 +30,7 @@ from dbify.dataplane.respond_write import respond_write, write_check
 from dbify.dataplane.role_schema import snapshot_for_role
 from dbify.dataplane.sql.call import build_call
 from dbify.dataplane.sql.mutate import build_mutate
+from dbify.dataplane.statement_cache import RawShape, raw_read_shape
 from dbify.errors import Codes, DbifyError
 
 
@@ -75,6 +76,19 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
         )
     if principal.role is not None or principal.claims is not None:
         principal = _with_context(principal, raw)
+    raw_shape = None
+    if raw.method == "GET" or raw.method == "HEAD":
+        raw_shape = raw_read_shape(raw.method, raw.path, raw.query_string, raw.headers)
+        if raw_shape is not None:
+            memo = project.statements.memoized_read(
+                raw_shape,
+                project.snapshot,
+                max_rows=_max_rows(project, principal),
+                policy=principal.access,
+            )
+            if memo is not None:  # a read seen before: no parsing, planning or building
+                result = await execute_read(project, principal, memo[1])
+                return _timed(project, respond_read(memo[0], result), started)
     request = parse_request(
         raw.method,
         raw.path,
@@ -86,11 +100,15 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
     if request.action == "schema":
         return await _schema(project, principal, request, raw)
     if request.action in ("read", "head"):
-        response = await _read(project, principal, request)
+        response = await _read(project, principal, request, raw_shape)
     elif request.action == "call":
         response = await _call(project, principal, request)
     else:
         response = await _write(project, principal, request, changes)
+    return _timed(project, response, started)
+
+
+def _timed(project: Project, response: ApiResponse, started: float) -> ApiResponse:
     if project.settings.server_timing:
         timing = f"total;dur={(perf_counter() - started) * 1000:.3f}"
         response.headers.append((b"server-timing", timing.encode()))
@@ -144,9 +162,15 @@ def _max_rows(project: Project, principal: Principal) -> int | None:
     return project.settings.max_rows
 
 
-async def _read(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
+async def _read(
+    project: Project, principal: Principal, request: ApiRequest, raw: RawShape | None = None
+) -> ApiResponse:
     statement = project.statements.read_statement(
-        request, project.snapshot, max_rows=_max_rows(project, principal), policy=principal.access
+        request,
+        project.snapshot,
+        max_rows=_max_rows(project, principal),
+        policy=principal.access,
+        raw=raw,
     )
     result = await execute_read(project, principal, statement)
     return respond_read(request, result)

@@ -20,6 +20,17 @@ only binding it: ``is`` values, a ``cs`` operand that looks like a range literal
 (``sql/conditions.py`` tests a range column for one element otherwise), a ``like``
 pattern still holding ``*``, and the root limit when ``max_rows`` caps it.
 
+Repeated reads also skip parsing: ``raw_read_shape`` masks the operands of the simple
+comparison filters (``eq``, ``neq``, ``gt``, ``gte``, ``lt``, ``lte``, optionally
+negated) in the raw query string, when every filter is one of them and every operand
+is plain text (letters, digits, ``_-.:``; nothing a parser could unquote or decode).
+The first time such a raw shape is parsed and planned, ``read_statement`` remembers,
+next to its template, the parsed request and which slot each masked operand fills;
+``memoized_read`` then answers the same raw shape with that request (its values are
+not used again: everything ``respond_read`` reads from it is in the raw shape) and the
+template filled with the new operands. A raw shape is remembered only when the mapping
+is unambiguous (distinct operands, each one exactly one slot's value).
+
 One ``StatementCache`` per project, a bounded LRU. It belongs to one schema snapshot:
 given another snapshot it empties itself, so a cached statement never outlives the
 schema it was planned against. This module does no I/O; it plans and builds only
@@ -28,9 +39,10 @@ through ``plan_read`` and ``build_read``.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 
 from dbify.dataplane.grammar.types import ApiRequest, EmbedPath, Filter, LogicTree, Range
@@ -65,6 +77,63 @@ class _Template:
     estimate_sources: tuple[_Source, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    """A raw shape's parsed request, template, and each slot's source: the index of a
+    masked operand, or ``(-1, value)`` for a value fixed by the raw shape itself."""
+
+    request: ApiRequest
+    template: _Template
+    slots: tuple[tuple[int, _Value], ...]
+
+
+RawShape = tuple[Hashable, tuple[str, ...]]
+"""``raw_read_shape``'s answer: the key, and the masked operands in query order."""
+
+_VERBATIM_KEYS = frozenset(("select", "columns", "on_conflict"))
+_EMBEDDABLE = frozenset(("order", "limit", "offset", "and", "or"))
+_MASKED_OPERATORS = frozenset(("eq", "neq", "gt", "gte", "lt", "lte"))
+_PLAIN_OPERAND = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
+def raw_read_shape(
+    method: str, path: str, query_string: str, headers: Mapping[str, str]
+) -> RawShape | None:
+    """The raw shape of a GET or HEAD, or None when it has a filter this does not mask
+    (or anything percent-encoded), which then always takes the parsing path.
+
+    >>> key, operands = raw_read_shape("GET", "/books", "id=eq.5&select=id", {})
+    >>> key[2], operands
+    ('id=eq.&select=id', ('5',))
+    >>> raw_read_shape("GET", "/books", "name=like.a*", {}) is None
+    True
+    """
+    if "%" in query_string or "+" in query_string:
+        return None
+    shape: list[str] = []
+    operands: list[str] = []
+    if query_string:
+        for part in query_string.split("&"):
+            key, has_value, value = part.partition("=")
+            if not has_value or key in _VERBATIM_KEYS or key.rpartition(".")[2] in _EMBEDDABLE:
+                shape.append(part)
+                continue
+            negation = ""
+            if value.startswith("not."):
+                negation, value = "not.", value[4:]
+            operator, dot, operand = value.partition(".")
+            if not (dot and operator in _MASKED_OPERATORS and _PLAIN_OPERAND.fullmatch(operand)):
+                return None
+            shape.append(f"{key}={negation}{operator}.")
+            operands.append(operand)
+    get = headers.get
+    shape_key = (
+        method, path, "&".join(shape),
+        get("accept"), get("prefer"), get("range"), get("accept-profile"),
+    )  # fmt: skip
+    return shape_key, tuple(operands)
+
+
 class StatementCache:
     """A bounded LRU of read templates by request shape, for one schema snapshot."""
 
@@ -72,6 +141,7 @@ class StatementCache:
         self.size = size
         self._snapshot: SchemaSnapshot | None = None
         self._entries: OrderedDict[Hashable, _Template | None] = OrderedDict()
+        self._memos: OrderedDict[Hashable, _Memo] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -83,12 +153,15 @@ class StatementCache:
         *,
         max_rows: int | None,
         policy: AccessPolicy | None = None,
+        raw: RawShape | None = None,
     ) -> ReadStatement:
         """The statement of a read of ``request``: ``build_read(plan_read(...))``,
         taken from the cache when the shape was seen. Raises what planning raises.
-        An access role's ``policy`` is part of the shape (by identity)."""
+        An access role's ``policy`` is part of the shape (by identity). ``raw``, the
+        request's ``raw_read_shape``, is remembered for ``memoized_read``."""
         if snapshot is not self._snapshot:
             self._entries.clear()
+            self._memos.clear()
             self._snapshot = snapshot
         if self.size <= 0:
             return _fresh(request, snapshot, max_rows, policy)
@@ -107,11 +180,60 @@ class StatementCache:
             entries[key] = template
             if len(entries) > self.size:
                 entries.popitem(last=False)
+            if template is not None and raw is not None:
+                self._memorize(raw, request, template, values, max_rows, policy)
             return statement
         entries.move_to_end(key)
         if template is None:
             return _fresh(request, snapshot, max_rows, policy)
+        if raw is not None:
+            self._memorize(raw, request, template, values, max_rows, policy)
         return _fill(template, values)
+
+    def memoized_read(
+        self,
+        raw: RawShape,
+        snapshot: SchemaSnapshot,
+        *,
+        max_rows: int | None,
+        policy: AccessPolicy | None = None,
+    ) -> tuple[ApiRequest, ReadStatement] | None:
+        """The parsed request and statement of a read whose raw shape was seen, or None."""
+        if snapshot is not self._snapshot:
+            return None
+        key, operands = raw
+        memo = self._memos.get((key, max_rows, policy))
+        if memo is None:
+            return None
+        values = [operands[source] if source >= 0 else fixed for source, fixed in memo.slots]
+        return memo.request, _fill(memo.template, values)
+
+    def _memorize(
+        self,
+        raw: RawShape,
+        request: ApiRequest,
+        template: _Template,
+        values: list[_Value],
+        max_rows: int | None,
+        policy: AccessPolicy | None,
+    ) -> None:
+        key, operands = raw
+        memo_key = (key, max_rows, policy)
+        if memo_key in self._memos:
+            return
+        position = {operand: index for index, operand in enumerate(operands)}
+        if len(position) != len(operands):
+            return  # equal operands: which slot each fills is ambiguous
+        slots: list[tuple[int, _Value]] = []
+        for value in values:
+            source = position.get(value) if isinstance(value, str) else None
+            slots.append((source, "") if source is not None else (-1, value))
+        sources = [source for source, _ in slots if source >= 0]
+        if sorted(sources) != list(range(len(operands))):
+            return  # an operand is no slot's value, or is two slots' values
+        self._memos[memo_key] = _Memo(request, template, tuple(slots))
+        if len(self._memos) > self.size:
+            self._memos.popitem(last=False)
 
 
 def _fresh(
