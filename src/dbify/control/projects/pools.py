@@ -177,8 +177,14 @@ class _LazyAcquire:
             pool = await lazy._ensure()
         lazy.active += 1
         try:
-            timeout = None if connection_ready(pool) else self._timeout
-            conn: PoolConnectionProxy[asyncpg.Record] = await pool.acquire(timeout=timeout)
+            conn: PoolConnectionProxy[asyncpg.Record]
+            if self._timeout is None or connection_ready(pool):
+                conn = await pool.acquire()
+            else:
+                # asyncpg's own timeout runs the acquire in a new task under wait_for;
+                # a timeout around it in this task cancels the same way, for less.
+                async with asyncio.timeout(self._timeout):
+                    conn = await pool.acquire()
         except BaseException:
             lazy.active -= 1
             lazy.last_used = time.monotonic()
