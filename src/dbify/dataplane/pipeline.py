@@ -22,14 +22,13 @@ from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.plan.access import restrict_snapshot
 from dbify.dataplane.plan.call import plan_call
-from dbify.dataplane.plan.mutate import MutatePlan, plan_mutate
+from dbify.dataplane.plan.mutate import MutatePlan
 from dbify.dataplane.project import Project
 from dbify.dataplane.respond import ApiResponse, respond_error, respond_read
 from dbify.dataplane.respond_call import respond_call
 from dbify.dataplane.respond_write import respond_write, write_check
 from dbify.dataplane.role_schema import snapshot_for_role
 from dbify.dataplane.sql.call import build_call
-from dbify.dataplane.sql.mutate import build_mutate
 from dbify.dataplane.statement_cache import RawShape, raw_read_shape
 from dbify.errors import Codes, DbifyError
 
@@ -195,15 +194,13 @@ async def _write(
             allow_mixed_keys=request.preferences.missing == "default",
             max_rows=project.settings.max_write_rows,
         )
-    allow_unfiltered = project.settings.allow_unfiltered_mutations
-    plan = plan_mutate(
+    plan, statement = project.inserts.plan_and_statement(
         request,
         project.snapshot,
         payload,
-        allow_unfiltered=allow_unfiltered,
+        allow_unfiltered=project.settings.allow_unfiltered_mutations,
         policy=principal.access,
     )
-    statement = build_mutate(plan, media_type=request.media_type)
     rollback = request.preferences.tx == "rollback"
     check = write_check(request, plan)
     result = await execute_write(project, principal, statement, rollback=rollback, check=check)

@@ -1,0 +1,139 @@
+"""The insert cache serves exactly what planning and building afresh would.
+
+For a range of insert shapes (representation with embeds, upserts, ``columns=``,
+``missing=default``, bulk bodies, CSV), a second insert of the same shape with other
+values gets the same plan and statement as ``plan_mutate``+``build_mutate`` of it; other
+shapes never share an entry; PATCH/PUT/DELETE are never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import asyncpg
+import pytest
+
+from dbify.dataplane.grammar import parse_request
+from dbify.dataplane.grammar.payload import Payload, parse_payload
+from dbify.dataplane.grammar.types import ApiRequest
+from dbify.dataplane.insert_cache import InsertCache
+from dbify.dataplane.plan.mutate import MutatePlan, plan_mutate
+from dbify.dataplane.sql.mutate import build_mutate
+from dbify.dataplane.sql.statement import Statement
+from dbify.schema.introspect import introspect
+from dbify.schema.model import SchemaSnapshot
+
+
+@pytest.fixture(scope="module")
+def snapshot(fixture_database_url: str) -> SchemaSnapshot:
+    async def load() -> SchemaSnapshot:
+        conn = await asyncpg.connect(fixture_database_url)
+        try:
+            return await introspect(conn, ["public"])
+        finally:
+            await conn.close()
+
+    return asyncio.run(load())
+
+
+def _write(
+    method: str, target: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[ApiRequest, Payload]:
+    path, _, query = target.partition("?")
+    headers = {"content-type": "application/json", **(headers or {})}
+    request = parse_request(method, "/" + path, query, headers, body, exposed_schemas=("public",))
+    payload = parse_payload(
+        request.body,
+        request.content_type,
+        columns=request.columns,
+        allow_mixed_keys=request.preferences.missing == "default",
+        max_rows=1000,
+    )
+    return request, payload
+
+
+def _fresh(
+    request: ApiRequest, snapshot: SchemaSnapshot, payload: Payload
+) -> tuple[MutatePlan, Statement]:
+    plan = plan_mutate(request, snapshot, payload, allow_unfiltered=False, policy=None)
+    return plan, build_mutate(plan, media_type=request.media_type)
+
+
+_SHAPES: list[tuple[str, bytes, bytes, dict[str, str]]] = [
+    ("books", b'{"title": "A", "author_id": 1}', b'{"title": "B", "author_id": 2}', {}),
+    ("books", b'{"title": "A", "author_id": 1}', b'{"title": "Z", "author_id": 3}',
+     {"prefer": "return=representation"}),
+    ("books?select=id,title,authors(name)", b'{"title": "A", "author_id": 1}',
+     b'{"title": "C", "author_id": 2}', {"prefer": "return=representation"}),
+    ("books", b'[{"title": "A", "author_id": 1}, {"title": "B", "author_id": 2}]',
+     b'[{"title": "C", "author_id": 1}, {"title": "D", "author_id": 2}, {"title": "E", "author_id": 1}]',
+     {"prefer": "return=representation"}),
+    ("books?columns=title,author_id", b'{"title": "A", "author_id": 1, "x": 1}',
+     b'{"title": "B", "author_id": 2, "y": 2}', {}),
+    ("books", b'[{"title": "A"}, {"title": "B", "author_id": 1}]',
+     b'[{"title": "C", "author_id": 2}, {"title": "D"}]', {"prefer": "missing=default"}),
+    ("authors?on_conflict=id", b'{"id": 1, "name": "X"}', b'{"id": 2, "name": "Y"}',
+     {"prefer": "resolution=merge-duplicates,return=representation"}),
+    ("authors", b'{"id": 1, "name": "X"}', b'{"id": 9, "name": "Q"}',
+     {"prefer": "resolution=ignore-duplicates"}),
+    ("books", b"title,author_id\nA,1\n", b"title,author_id\nB,2\n",
+     {"content-type": "text/csv"}),
+    ("books", b'{"title": "A", "author_id": 1}', b'{"title": "B", "author_id": 2}',
+     {"accept": "application/vnd.pgrst.object+json", "prefer": "return=representation"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("target", "first", "second", "headers"), _SHAPES)
+def test_cached_inserts_equal_fresh_plans(
+    snapshot: SchemaSnapshot, target: str, first: bytes, second: bytes, headers: dict[str, str]
+) -> None:
+    cache = InsertCache()
+    for body in (first, second, first):
+        request, payload = _write("POST", target, body, headers)
+        served = cache.plan_and_statement(
+            request, snapshot, payload, allow_unfiltered=False, policy=None
+        )
+        assert served == _fresh(request, snapshot, payload)
+    assert len(cache) == 1
+    assert next(iter(cache._entries.values())) is not None, "this shape should be cacheable"
+
+
+def test_other_key_sets_get_their_own_entries(snapshot: SchemaSnapshot) -> None:
+    cache = InsertCache()
+    for body in (b'{"title": "A"}', b'{"title": "A", "author_id": 1}', b'{"author_id": 1}'):
+        request, payload = _write("POST", "books", body)
+        served = cache.plan_and_statement(
+            request, snapshot, payload, allow_unfiltered=False, policy=None
+        )
+        assert served == _fresh(request, snapshot, payload)
+    assert len(cache) == 3
+
+
+def test_patch_put_and_delete_are_not_cached(snapshot: SchemaSnapshot) -> None:
+    cache = InsertCache()
+    request, payload = _write("PATCH", "books?id=eq.1", b'{"title": "A"}')
+    cache.plan_and_statement(request, snapshot, payload, allow_unfiltered=False, policy=None)
+    request, payload = _write("PUT", "authors?id=eq.1", b'{"id": 1, "name": "X"}')
+    cache.plan_and_statement(request, snapshot, payload, allow_unfiltered=False, policy=None)
+    assert len(cache) == 0
+
+
+def test_a_new_snapshot_empties_the_cache(snapshot: SchemaSnapshot) -> None:
+    cache = InsertCache()
+    request, payload = _write("POST", "books", b'{"title": "A"}')
+    cache.plan_and_statement(request, snapshot, payload, allow_unfiltered=False, policy=None)
+    other = replace(snapshot)
+    served = cache.plan_and_statement(request, other, payload, allow_unfiltered=False, policy=None)
+    assert served == _fresh(request, other, payload)
+    assert len(cache) == 1  # only the entry made against `other`
+
+
+def test_size_zero_disables_it(snapshot: SchemaSnapshot) -> None:
+    cache = InsertCache(size=0)
+    request, payload = _write("POST", "books", b'{"title": "A"}')
+    served = cache.plan_and_statement(
+        request, snapshot, payload, allow_unfiltered=False, policy=None
+    )
+    assert served == _fresh(request, snapshot, payload)
+    assert len(cache) == 0
