@@ -311,6 +311,22 @@ def test_delete_minimal_is_204(db: WriteServer) -> None:
     assert db.rows("select id from tags where name = 'del-min'") == []
 
 
+def test_repeated_patch_and_delete_shapes_bind_their_own_values(db: WriteServer) -> None:
+    """Writes of one shape after the first are served from the write cache
+    (dataplane/write_cache.py): each must change exactly its own rows."""
+    db.client.post("/tags", json=[{"name": f"rep-{n}"} for n in range(6)])
+    ids = {r["name"]: r["id"] for r in db.rows("select id, name from tags where name like 'rep-%'")}
+    for n in (0, 1, 2):
+        response = db.client.patch(f"/tags?id=eq.{ids[f'rep-{n}']}", json={"name": f"patched-{n}"})
+        assert response.status_code == 204
+    for n in (3, 4):
+        assert db.client.delete(f"/tags?id=eq.{ids[f'rep-{n}']}").status_code == 204
+    left = db.rows("select name from tags where name like 'rep-%' or name like 'patched-%'")
+    assert sorted(r["name"] for r in left) == ["patched-0", "patched-1", "patched-2", "rep-5"]
+    rows = db.rows("select id, name from tags where name like 'patched-%' order by name")
+    assert [r["id"] for r in rows] == [ids["rep-0"], ids["rep-1"], ids["rep-2"]]
+
+
 @pytest.mark.parametrize("method", ["PATCH", "DELETE"])
 def test_unfiltered_mutation_is_refused(db: WriteServer, method: str) -> None:
     before = db.rows("select count(*) as n, max(name) as m from tags")

@@ -29,7 +29,8 @@ from dbify.dataplane.respond_call import respond_call
 from dbify.dataplane.respond_write import respond_write, write_check
 from dbify.dataplane.role_schema import snapshot_for_role
 from dbify.dataplane.sql.call import build_call
-from dbify.dataplane.statement_cache import RawShape, raw_read_shape
+from dbify.dataplane.statement_cache import RawShape, raw_read_shape, with_operands
+from dbify.dataplane.write_cache import Reparse
 from dbify.errors import Codes, DbifyError
 
 
@@ -103,7 +104,7 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
     elif request.action == "call":
         response = await _call(project, principal, request)
     else:
-        response = await _write(project, principal, request, changes)
+        response = await _write(project, principal, request, raw, changes)
     return _timed(project, response, started)
 
 
@@ -176,7 +177,11 @@ async def _read(
 
 
 async def _write(
-    project: Project, principal: Principal, request: ApiRequest, changes: ChangeSink | None
+    project: Project,
+    principal: Principal,
+    request: ApiRequest,
+    raw: RawRequest,
+    changes: ChangeSink | None,
 ) -> ApiResponse:
     """POST, PATCH, PUT, DELETE on a relation."""
     if principal.read_only:
@@ -194,12 +199,19 @@ async def _write(
             allow_mixed_keys=request.preferences.missing == "default",
             max_rows=project.settings.max_write_rows,
         )
-    plan, statement = project.inserts.plan_and_statement(
+    raw_shape = reparse = None
+    if request.method == "PATCH" or request.method == "DELETE":
+        raw_shape = raw_read_shape(raw.method, raw.path, raw.query_string, raw.headers)
+        if raw_shape is not None:
+            reparse = _reparser(project, raw)
+    plan, statement = project.writes.plan_and_statement(
         request,
         project.snapshot,
         payload,
         allow_unfiltered=project.settings.allow_unfiltered_mutations,
         policy=principal.access,
+        raw=raw_shape,
+        reparse=reparse,
     )
     rollback = request.preferences.tx == "rollback"
     check = write_check(request, plan)
@@ -207,6 +219,19 @@ async def _write(
     if changes is not None and not rollback and result.affected:
         changes.row_changed(_row_change(project, plan, request, result))
     return respond_write(request, plan, result)
+
+
+def _reparser(project: Project, raw: RawRequest) -> Reparse:
+    """Parses ``raw`` again with other filter operands (the write cache's probe)."""
+
+    def reparse(operands: tuple[str, ...]) -> ApiRequest:
+        query = with_operands(raw.query_string, operands)
+        return parse_request(
+            raw.method, raw.path, query, raw.headers, raw.body,
+            exposed_schemas=project.settings.schemas,
+        )  # fmt: skip
+
+    return reparse
 
 
 _OPERATIONS: dict[str, Operation] = {

@@ -16,9 +16,9 @@ import asyncpg
 from dbify.auth.api_keys import KeyRing
 from dbify.auth.jwt import JwtVerifier
 from dbify.dataplane.cors import CorsPolicy
-from dbify.dataplane.insert_cache import InsertCache
 from dbify.dataplane.plan.access import AccessPolicy
 from dbify.dataplane.statement_cache import StatementCache
+from dbify.dataplane.write_cache import WriteCache
 from dbify.schema.model import SchemaSnapshot
 from dbify.schema.privileges import RoleSnapshots
 
@@ -54,7 +54,7 @@ class ProjectSettings:
 class Project:
     """A live project. ``snapshot`` is replaced as a whole when the schema changes.
 
-    ``statements`` caches read statements and ``inserts`` insert plans by request shape;
+    ``statements`` caches read statements and ``writes`` write plans by request shape;
     each empties itself when it sees another snapshot, so replacing ``snapshot`` is all a
     schema reload does.
     """
@@ -71,14 +71,14 @@ class Project:
     # Per-key rate limit overrides by key hash (auth.api_keys.hash_api_key): (rate, burst).
     key_rate_limits: Mapping[str, tuple[float, int | None]] = field(default_factory=dict)
     statements: StatementCache = field(init=False)
-    inserts: InsertCache = field(init=False)
+    writes: WriteCache = field(init=False)
     cors: CorsPolicy = field(init=False)
     # The snapshot as each database role sees it, for OpenAPI (dataplane/role_schema.py).
     role_snapshots: RoleSnapshots = field(default_factory=RoleSnapshots)
 
     def __post_init__(self) -> None:
         self.statements = StatementCache(self.settings.statement_cache_size)
-        self.inserts = InsertCache(self.settings.statement_cache_size)
+        self.writes = WriteCache(self.settings.statement_cache_size)
         self.cors = CorsPolicy.of(self.settings.cors_origins, self.settings.cors_allow_credentials)
 
 

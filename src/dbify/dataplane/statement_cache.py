@@ -99,8 +99,8 @@ _PLAIN_OPERAND = re.compile(r"[A-Za-z0-9_.:-]+")
 def raw_read_shape(
     method: str, path: str, query_string: str, headers: Mapping[str, str]
 ) -> RawShape | None:
-    """The raw shape of a GET or HEAD, or None when it has a filter this does not mask
-    (or anything percent-encoded), which then always takes the parsing path.
+    """The raw shape of a request, or None when it has a filter this does not mask (or
+    anything percent-encoded), which then always takes the parsing path.
 
     >>> key, operands = raw_read_shape("GET", "/books", "id=eq.5&select=id", {})
     >>> key[2], operands
@@ -108,15 +108,43 @@ def raw_read_shape(
     >>> raw_read_shape("GET", "/books", "name=like.a*", {}) is None
     True
     """
+    parts = _masked_parts(query_string)
+    if parts is None:
+        return None
+    get = headers.get
+    shape_key = (
+        method, path, "&".join(prefix for prefix, _ in parts),
+        get("accept"), get("prefer"), get("range"), get("accept-profile"),
+    )  # fmt: skip
+    return shape_key, tuple(operand for _, operand in parts if operand is not None)
+
+
+def with_operands(query_string: str, operands: tuple[str, ...]) -> str:
+    """``query_string`` with its masked operands replaced, in order, by ``operands``
+    (which ``raw_read_shape`` must have masked: same count).
+
+    >>> with_operands("id=eq.5&select=id&b=not.gt.2", ("x", "y"))
+    'id=eq.x&select=id&b=not.gt.y'
+    """
+    parts = _masked_parts(query_string)
+    assert parts is not None
+    given = iter(operands)
+    return "&".join(
+        prefix if operand is None else prefix + next(given) for prefix, operand in parts
+    )
+
+
+def _masked_parts(query_string: str) -> list[tuple[str, str | None]] | None:
+    """Each ``&`` part as (its text without the operand, the operand); the operand is
+    None for a part kept verbatim. None when a filter cannot be masked."""
     if "%" in query_string or "+" in query_string:
         return None
-    shape: list[str] = []
-    operands: list[str] = []
+    parts: list[tuple[str, str | None]] = []
     if query_string:
         for part in query_string.split("&"):
             key, has_value, value = part.partition("=")
             if not has_value or key in _VERBATIM_KEYS or key.rpartition(".")[2] in _EMBEDDABLE:
-                shape.append(part)
+                parts.append((part, None))
                 continue
             negation = ""
             if value.startswith("not."):
@@ -124,14 +152,8 @@ def raw_read_shape(
             operator, dot, operand = value.partition(".")
             if not (dot and operator in _MASKED_OPERATORS and _PLAIN_OPERAND.fullmatch(operand)):
                 return None
-            shape.append(f"{key}={negation}{operator}.")
-            operands.append(operand)
-    get = headers.get
-    shape_key = (
-        method, path, "&".join(shape),
-        get("accept"), get("prefer"), get("range"), get("accept-profile"),
-    )  # fmt: skip
-    return shape_key, tuple(operands)
+            parts.append((f"{key}={negation}{operator}.", operand))
+    return parts
 
 
 class StatementCache:

@@ -3,7 +3,8 @@
 For a range of insert shapes (representation with embeds, upserts, ``columns=``,
 ``missing=default``, bulk bodies, CSV), a second insert of the same shape with other
 values gets the same plan and statement as ``plan_mutate``+``build_mutate`` of it; other
-shapes never share an entry; PATCH/PUT/DELETE are never cached.
+shapes never share an entry. The same for PATCH and DELETE with masked filter operands;
+PUT is never cached.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import pytest
 from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.payload import Payload, parse_payload
 from dbify.dataplane.grammar.types import ApiRequest
-from dbify.dataplane.insert_cache import InsertCache
 from dbify.dataplane.plan.mutate import MutatePlan, plan_mutate
 from dbify.dataplane.sql.mutate import build_mutate
 from dbify.dataplane.sql.statement import Statement
+from dbify.dataplane.statement_cache import RawShape, raw_read_shape, with_operands
+from dbify.dataplane.write_cache import Reparse, WriteCache
+from dbify.errors import DbifyError
 from dbify.schema.introspect import introspect
 from dbify.schema.model import SchemaSnapshot
 
@@ -54,7 +57,7 @@ def _write(
 
 
 def _fresh(
-    request: ApiRequest, snapshot: SchemaSnapshot, payload: Payload
+    request: ApiRequest, snapshot: SchemaSnapshot, payload: Payload | None
 ) -> tuple[MutatePlan, Statement]:
     plan = plan_mutate(request, snapshot, payload, allow_unfiltered=False, policy=None)
     return plan, build_mutate(plan, media_type=request.media_type)
@@ -88,7 +91,7 @@ _SHAPES: list[tuple[str, bytes, bytes, dict[str, str]]] = [
 def test_cached_inserts_equal_fresh_plans(
     snapshot: SchemaSnapshot, target: str, first: bytes, second: bytes, headers: dict[str, str]
 ) -> None:
-    cache = InsertCache()
+    cache = WriteCache()
     for body in (first, second, first):
         request, payload = _write("POST", target, body, headers)
         served = cache.plan_and_statement(
@@ -100,7 +103,7 @@ def test_cached_inserts_equal_fresh_plans(
 
 
 def test_other_key_sets_get_their_own_entries(snapshot: SchemaSnapshot) -> None:
-    cache = InsertCache()
+    cache = WriteCache()
     for body in (b'{"title": "A"}', b'{"title": "A", "author_id": 1}', b'{"author_id": 1}'):
         request, payload = _write("POST", "books", body)
         served = cache.plan_and_statement(
@@ -110,8 +113,8 @@ def test_other_key_sets_get_their_own_entries(snapshot: SchemaSnapshot) -> None:
     assert len(cache) == 3
 
 
-def test_patch_put_and_delete_are_not_cached(snapshot: SchemaSnapshot) -> None:
-    cache = InsertCache()
+def test_writes_without_a_raw_shape_and_put_are_not_cached(snapshot: SchemaSnapshot) -> None:
+    cache = WriteCache()
     request, payload = _write("PATCH", "books?id=eq.1", b'{"title": "A"}')
     cache.plan_and_statement(request, snapshot, payload, allow_unfiltered=False, policy=None)
     request, payload = _write("PUT", "authors?id=eq.1", b'{"id": 1, "name": "X"}')
@@ -120,7 +123,7 @@ def test_patch_put_and_delete_are_not_cached(snapshot: SchemaSnapshot) -> None:
 
 
 def test_a_new_snapshot_empties_the_cache(snapshot: SchemaSnapshot) -> None:
-    cache = InsertCache()
+    cache = WriteCache()
     request, payload = _write("POST", "books", b'{"title": "A"}')
     cache.plan_and_statement(request, snapshot, payload, allow_unfiltered=False, policy=None)
     other = replace(snapshot)
@@ -130,10 +133,106 @@ def test_a_new_snapshot_empties_the_cache(snapshot: SchemaSnapshot) -> None:
 
 
 def test_size_zero_disables_it(snapshot: SchemaSnapshot) -> None:
-    cache = InsertCache(size=0)
+    cache = WriteCache(size=0)
     request, payload = _write("POST", "books", b'{"title": "A"}')
     served = cache.plan_and_statement(
         request, snapshot, payload, allow_unfiltered=False, policy=None
     )
     assert served == _fresh(request, snapshot, payload)
+    assert len(cache) == 0
+
+
+# --- PATCH and DELETE: filter operands are slots too ------------------------------------
+
+
+def _filtered(
+    method: str, target: str, body: bytes | None, headers: dict[str, str] | None = None
+) -> tuple[ApiRequest, Payload | None, RawShape | None, Reparse]:
+    path, _, query = target.partition("?")
+    headers = {"content-type": "application/json", **(headers or {})}
+    request = parse_request(method, "/" + path, query, headers, body, exposed_schemas=("public",))
+    payload = None
+    if body is not None:
+        payload = parse_payload(
+            body, request.content_type, columns=request.columns, allow_mixed_keys=False,
+            max_rows=1000,
+        )  # fmt: skip
+
+    def reparse(operands: tuple[str, ...]) -> ApiRequest:
+        return parse_request(
+            method, "/" + path, with_operands(query, operands), headers, body,
+            exposed_schemas=("public",),
+        )  # fmt: skip
+
+    return request, payload, raw_read_shape(method, "/" + path, query, headers), reparse
+
+
+_FILTERED: list[tuple[str, str, str, bytes | None, bytes | None, dict[str, str]]] = [
+    ("PATCH", "books?id=eq.1", "books?id=eq.2", b'{"price": 1}', b'{"price": 7}', {}),
+    ("PATCH", "books?id=eq.1", "books?id=eq.3", b'{"price": 1, "title": "x"}',
+     b'{"price": 2, "title": "y"}', {"prefer": "return=representation"}),
+    ("PATCH", "books?author_id=eq.1&id=gt.3&order=id&limit=2", "books?author_id=eq.2&id=gt.9&order=id&limit=2",
+     b'{"price": 1}', b'{"price": 3}', {}),
+    ("PATCH", "books?id=not.eq.1&author_id=lte.2", "books?id=not.eq.5&author_id=lte.4",
+     b'{"price": 1}', b'{"price": 3}', {"prefer": "count=exact"}),
+    ("DELETE", "books?id=eq.1", "books?id=eq.2", None, None, {}),
+    ("DELETE", "books?id=gte.10&id=lt.12", "books?id=gte.20&id=lt.30", None, None,
+     {"prefer": "return=representation"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "first", "second", "body1", "body2", "headers"), _FILTERED)
+def test_cached_patches_and_deletes_equal_fresh_plans(
+    snapshot: SchemaSnapshot,
+    method: str,
+    first: str,
+    second: str,
+    body1: bytes | None,
+    body2: bytes | None,
+    headers: dict[str, str],
+) -> None:
+    cache = WriteCache()
+    for target, body in ((first, body1), (second, body2), (first, body1)):
+        request, payload, raw, reparse = _filtered(method, target, body, headers)
+        assert raw is not None
+        plan, statement = cache.plan_and_statement(
+            request, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw,
+            reparse=reparse,
+        )  # fmt: skip
+        fresh_plan, fresh_statement = _fresh(request, snapshot, payload)
+        assert statement == fresh_statement, target
+        assert plan.body == fresh_plan.body
+        assert (plan.mutation, plan.relation, plan.returning, plan.check, plan.location_key) == (
+            fresh_plan.mutation, fresh_plan.relation, fresh_plan.returning, fresh_plan.check,
+            fresh_plan.location_key,
+        )  # fmt: skip
+    assert len(cache) == 1
+    assert next(iter(cache._entries.values())) is not None, "this shape should be cacheable"
+
+
+def test_equal_operands_still_bind_in_their_places(snapshot: SchemaSnapshot) -> None:
+    """The probe's sentinels are distinct even when the first request's operands are not."""
+    cache = WriteCache()
+    for target in ("books?id=eq.5&author_id=eq.5", "books?id=eq.8&author_id=eq.9"):
+        request, payload, raw, reparse = _filtered("PATCH", target, b'{"price": 1}')
+        _, statement = cache.plan_and_statement(
+            request, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw,
+            reparse=reparse,
+        )  # fmt: skip
+        assert statement == _fresh(request, snapshot, payload)[1]
+
+
+def test_unfiltered_and_unmasked_writes_are_refused_or_planned_afresh(
+    snapshot: SchemaSnapshot,
+) -> None:
+    cache = WriteCache()
+    request, payload, raw, reparse = _filtered("PATCH", "books?title=like.A*", b'{"price": 1}')
+    assert raw is None
+    cache.plan_and_statement(request, snapshot, payload, allow_unfiltered=False, policy=None)
+    request, payload, raw, reparse = _filtered("PATCH", "books", b'{"price": 1}')
+    with pytest.raises(DbifyError):
+        cache.plan_and_statement(
+            request, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw,
+            reparse=reparse,
+        )  # fmt: skip
     assert len(cache) == 0
