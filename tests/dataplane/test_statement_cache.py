@@ -9,10 +9,8 @@ from a remembered raw shape (``memoized_read``) against parsing afresh.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
-import asyncpg
 import pytest
 from tests.compat.test_reads import CASES
 
@@ -22,7 +20,6 @@ from dbify.dataplane.plan import plan_read
 from dbify.dataplane.sql import ReadStatement, build_read
 from dbify.dataplane.statement_cache import RawShape, StatementCache, raw_read_shape
 from dbify.errors import DbifyError
-from dbify.schema.introspect import introspect
 from dbify.schema.model import SchemaSnapshot
 
 _HEADERS: list[dict[str, str]] = [
@@ -34,16 +31,9 @@ _HEADERS: list[dict[str, str]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def snapshot(fixture_database_url: str) -> SchemaSnapshot:
-    async def load() -> SchemaSnapshot:
-        conn = await asyncpg.connect(fixture_database_url)
-        try:
-            return await introspect(conn, ["public"])
-        finally:
-            await conn.close()
-
-    return asyncio.run(load())
+@pytest.fixture
+def snapshot(fixture_snapshot: SchemaSnapshot) -> SchemaSnapshot:
+    return fixture_snapshot
 
 
 def _request(query: str, headers: dict[str, str] | None = None) -> ApiRequest:

@@ -9,10 +9,8 @@ PUT is never cached.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
-import asyncpg
 import pytest
 
 from dbify.dataplane.grammar import parse_request
@@ -24,20 +22,12 @@ from dbify.dataplane.sql.statement import Statement
 from dbify.dataplane.statement_cache import RawShape, raw_read_shape, with_operands
 from dbify.dataplane.write_cache import Reparse, WriteCache
 from dbify.errors import DbifyError
-from dbify.schema.introspect import introspect
 from dbify.schema.model import SchemaSnapshot
 
 
-@pytest.fixture(scope="module")
-def snapshot(fixture_database_url: str) -> SchemaSnapshot:
-    async def load() -> SchemaSnapshot:
-        conn = await asyncpg.connect(fixture_database_url)
-        try:
-            return await introspect(conn, ["public"])
-        finally:
-            await conn.close()
-
-    return asyncio.run(load())
+@pytest.fixture
+def snapshot(fixture_snapshot: SchemaSnapshot) -> SchemaSnapshot:
+    return fixture_snapshot
 
 
 def _write(
