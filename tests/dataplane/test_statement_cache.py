@@ -15,10 +15,11 @@ import pytest
 from tests.compat.test_reads import CASES
 
 from dbify.dataplane.grammar import parse_request
+from dbify.dataplane.grammar.raw_shape import RawShape, raw_request_shape
 from dbify.dataplane.grammar.types import ApiRequest, Filter, LogicTree, Range
 from dbify.dataplane.plan import plan_read
 from dbify.dataplane.sql import ReadStatement, build_read
-from dbify.dataplane.statement_cache import RawShape, StatementCache, raw_read_shape
+from dbify.dataplane.statement_cache import StatementCache
 from dbify.errors import DbifyError
 from dbify.schema.model import SchemaSnapshot
 
@@ -196,7 +197,7 @@ def test_size_zero_disables_it(snapshot: SchemaSnapshot) -> None:
 
 def _raw(query: str, headers: dict[str, str]) -> tuple[str, str, RawShape | None]:
     path, _, query_string = query.partition("?")
-    return "/" + path, query_string, raw_read_shape("GET", "/" + path, query_string, headers)
+    return "/" + path, query_string, raw_request_shape("GET", "/" + path, query_string, headers)
 
 
 def _vary_operands(query_string: str) -> str:
@@ -234,7 +235,7 @@ def test_memoized_reads_equal_parsing_afresh(
             assert cache.memoized_read(raw, snapshot, max_rows=max_rows) is None
             continue
         varied = _vary_operands(query_string)
-        varied_raw = raw_read_shape("GET", path, varied, headers)
+        varied_raw = raw_request_shape("GET", path, varied, headers)
         assert varied_raw is not None
         assert varied_raw[0] == raw[0], case.query
         served = cache.memoized_read(varied_raw, snapshot, max_rows=max_rows)

@@ -15,11 +15,11 @@ import pytest
 
 from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.payload import Payload, parse_payload
+from dbify.dataplane.grammar.raw_shape import RawShape, raw_request_shape, with_operands
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.plan.mutate import MutatePlan, plan_mutate
 from dbify.dataplane.sql.mutate import build_mutate
 from dbify.dataplane.sql.statement import Statement
-from dbify.dataplane.statement_cache import RawShape, raw_read_shape, with_operands
 from dbify.dataplane.write_cache import Reparse, WriteCache
 from dbify.errors import DbifyError
 from dbify.schema.model import SchemaSnapshot
@@ -154,7 +154,7 @@ def _filtered(
             exposed_schemas=("public",),
         )  # fmt: skip
 
-    return request, payload, raw_read_shape(method, "/" + path, query, headers), reparse
+    return request, payload, raw_request_shape(method, "/" + path, query, headers), reparse
 
 
 _FILTERED: list[tuple[str, str, str, bytes | None, bytes | None, dict[str, str]]] = [

@@ -18,6 +18,7 @@ from dbify.dataplane.changes import ChangeSink, Operation, RowChange
 from dbify.dataplane.execute import WriteResult, execute_call, execute_read, execute_write
 from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.payload import parse_payload
+from dbify.dataplane.grammar.raw_shape import RawShape, raw_request_shape, with_operands
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.plan.access import restrict_snapshot
@@ -29,7 +30,6 @@ from dbify.dataplane.respond_call import respond_call
 from dbify.dataplane.respond_write import respond_write, write_check
 from dbify.dataplane.role_schema import snapshot_for_role
 from dbify.dataplane.sql.call import build_call
-from dbify.dataplane.statement_cache import RawShape, raw_read_shape, with_operands
 from dbify.dataplane.write_cache import Reparse
 from dbify.errors import Codes, DbifyError
 
@@ -78,7 +78,7 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
         principal = _with_context(principal, raw)
     raw_shape = None
     if raw.method == "GET" or raw.method == "HEAD":
-        raw_shape = raw_read_shape(raw.method, raw.path, raw.query_string, raw.headers)
+        raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
         if raw_shape is not None:
             memo = project.statements.memoized_read(
                 raw_shape,
@@ -201,7 +201,7 @@ async def _write(
         )
     raw_shape = reparse = None
     if request.method == "PATCH" or request.method == "DELETE":
-        raw_shape = raw_read_shape(raw.method, raw.path, raw.query_string, raw.headers)
+        raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
         if raw_shape is not None:
             reparse = _reparser(project, raw)
     plan, statement = project.writes.plan_and_statement(

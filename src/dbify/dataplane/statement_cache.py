@@ -20,16 +20,14 @@ only binding it: ``is`` values, a ``cs`` operand that looks like a range literal
 (``sql/conditions.py`` tests a range column for one element otherwise), a ``like``
 pattern still holding ``*``, and the root limit when ``max_rows`` caps it.
 
-Repeated reads also skip parsing: ``raw_read_shape`` masks the operands of the simple
-comparison filters (``eq``, ``neq``, ``gt``, ``gte``, ``lt``, ``lte``, optionally
-negated) in the raw query string, when every filter is one of them and every operand
-is plain text (letters, digits, ``_-.:``; nothing a parser could unquote or decode).
-The first time such a raw shape is parsed and planned, ``read_statement`` remembers,
-next to its template, the parsed request and which slot each masked operand fills;
-``memoized_read`` then answers the same raw shape with that request (its values are
-not used again: everything ``respond_read`` reads from it is in the raw shape) and the
-template filled with the new operands. A raw shape is remembered only when the mapping
-is unambiguous (distinct operands, each one exactly one slot's value).
+Repeated reads also skip parsing: ``grammar.raw_shape`` masks the operands of simple
+comparison filters in the raw query string. The first time such a raw shape is parsed
+and planned, ``read_statement`` remembers, next to its template, the parsed request and
+which slot each masked operand fills; ``memoized_read`` then answers the same raw shape
+with that request (its values are not used again: everything ``respond_read`` reads
+from it is in the raw shape) and the template filled with the new operands. A raw shape
+is remembered only when the mapping is unambiguous (distinct operands, each one exactly
+one slot's value).
 
 One ``StatementCache`` per project, a bounded LRU. It belongs to one schema snapshot:
 given another snapshot it empties itself, so a cached statement never outlives the
@@ -39,12 +37,12 @@ through ``plan_read`` and ``build_read``.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
+from dbify.dataplane.grammar.raw_shape import RawShape
 from dbify.dataplane.grammar.types import ApiRequest, EmbedPath, Filter, LogicTree, Range
 from dbify.dataplane.plan import plan_read
 from dbify.dataplane.plan.access import AccessPolicy
@@ -87,75 +85,6 @@ class _Memo:
     slots: tuple[tuple[int, _Value], ...]
 
 
-RawShape = tuple[Hashable, tuple[str, ...]]
-"""``raw_read_shape``'s answer: the key, and the masked operands in query order."""
-
-_VERBATIM_KEYS = frozenset(("select", "columns", "on_conflict"))
-_EMBEDDABLE = frozenset(("order", "limit", "offset", "and", "or"))
-_MASKED_OPERATORS = frozenset(("eq", "neq", "gt", "gte", "lt", "lte"))
-_PLAIN_OPERAND = re.compile(r"[A-Za-z0-9_.:-]+")
-
-
-def raw_read_shape(
-    method: str, path: str, query_string: str, headers: Mapping[str, str]
-) -> RawShape | None:
-    """The raw shape of a request, or None when it has a filter this does not mask (or
-    anything percent-encoded), which then always takes the parsing path.
-
-    >>> key, operands = raw_read_shape("GET", "/books", "id=eq.5&select=id", {})
-    >>> key[2], operands
-    ('id=eq.&select=id', ('5',))
-    >>> raw_read_shape("GET", "/books", "name=like.a*", {}) is None
-    True
-    """
-    parts = _masked_parts(query_string)
-    if parts is None:
-        return None
-    get = headers.get
-    shape_key = (
-        method, path, "&".join(prefix for prefix, _ in parts),
-        get("accept"), get("prefer"), get("range"), get("accept-profile"),
-    )  # fmt: skip
-    return shape_key, tuple(operand for _, operand in parts if operand is not None)
-
-
-def with_operands(query_string: str, operands: tuple[str, ...]) -> str:
-    """``query_string`` with its masked operands replaced, in order, by ``operands``
-    (which ``raw_read_shape`` must have masked: same count).
-
-    >>> with_operands("id=eq.5&select=id&b=not.gt.2", ("x", "y"))
-    'id=eq.x&select=id&b=not.gt.y'
-    """
-    parts = _masked_parts(query_string)
-    assert parts is not None
-    given = iter(operands)
-    return "&".join(
-        prefix if operand is None else prefix + next(given) for prefix, operand in parts
-    )
-
-
-def _masked_parts(query_string: str) -> list[tuple[str, str | None]] | None:
-    """Each ``&`` part as (its text without the operand, the operand); the operand is
-    None for a part kept verbatim. None when a filter cannot be masked."""
-    if "%" in query_string or "+" in query_string:
-        return None
-    parts: list[tuple[str, str | None]] = []
-    if query_string:
-        for part in query_string.split("&"):
-            key, has_value, value = part.partition("=")
-            if not has_value or key in _VERBATIM_KEYS or key.rpartition(".")[2] in _EMBEDDABLE:
-                parts.append((part, None))
-                continue
-            negation = ""
-            if value.startswith("not."):
-                negation, value = "not.", value[4:]
-            operator, dot, operand = value.partition(".")
-            if not (dot and operator in _MASKED_OPERATORS and _PLAIN_OPERAND.fullmatch(operand)):
-                return None
-            parts.append((f"{key}={negation}{operator}.", operand))
-    return parts
-
-
 class StatementCache:
     """A bounded LRU of read templates by request shape, for one schema snapshot."""
 
@@ -180,7 +109,7 @@ class StatementCache:
         """The statement of a read of ``request``: ``build_read(plan_read(...))``,
         taken from the cache when the shape was seen. Raises what planning raises.
         An access role's ``policy`` is part of the shape (by identity). ``raw``, the
-        request's ``raw_read_shape``, is remembered for ``memoized_read``."""
+        request's ``raw_request_shape``, is remembered for ``memoized_read``."""
         if snapshot is not self._snapshot:
             self._entries.clear()
             self._memos.clear()

@@ -9,14 +9,14 @@ rest of the request.
 
 The first write of a shape is planned and built twice: as it came, and with a sentinel
 body and, for PATCH and DELETE, sentinel filter operands (the request re-parsed with
-them, ``statement_cache.with_operands``). The shape is cacheable when the two statements
+them, ``grammar.raw_shape.with_operands``). The shape is cacheable when the two statements
 have the same SQL and every parameter is either the body, exactly one operand, or the
 same constant in both; the plans must also agree. Later writes of the shape get the
 recorded statement with their own body and operands put in place. A shape that fails
 the check is remembered as not cacheable and always planned afresh.
 
 Cached: ``POST`` without filters (inserts, upserts), and ``PATCH``/``DELETE`` whose
-filters are all masked by ``raw_read_shape`` (``id=eq.5``...). ``PUT`` is always
+filters are all masked by ``raw_request_shape`` (``id=eq.5``...). ``PUT`` is always
 planned afresh. The plan returned for a cached PATCH/DELETE is the first request's with
 this request's body: its filter values are the first request's, and only what does not
 depend on them is read after building (``respond_write``, ``write_check``, row changes:
@@ -34,12 +34,12 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 
 from dbify.dataplane.grammar.payload import Payload
+from dbify.dataplane.grammar.raw_shape import RawShape
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.plan.access import AccessPolicy
 from dbify.dataplane.plan.mutate import MutatePlan, plan_mutate
 from dbify.dataplane.sql.mutate import build_mutate
 from dbify.dataplane.sql.statement import Param, Statement
-from dbify.dataplane.statement_cache import RawShape
 from dbify.errors import DbifyError
 from dbify.schema.model import SchemaSnapshot
 
@@ -89,7 +89,7 @@ class WriteCache:
         reparse: Reparse | None = None,
     ) -> tuple[MutatePlan, Statement]:
         """``plan_mutate`` and ``build_mutate`` of a write, from the cache when its
-        shape was seen. ``raw`` (the request's ``raw_read_shape``) and ``reparse`` make a
+        shape was seen. ``raw`` (the request's ``raw_request_shape``) and ``reparse`` make a
         PATCH or DELETE cacheable. Raises what planning raises."""
         if snapshot is not self._snapshot:
             self._entries.clear()

@@ -13,6 +13,7 @@ part of the request::
     preferences.py    Prefer
     media_types.py    Accept
     types.py          the values all of the above produce
+    raw_shape.py      the query string with simple filters' operands masked (cache keys)
 
 >>> parse_request("GET", "/books", "select=title", {}, None, exposed_schemas=("public",)).select
 (ColumnItem(field=Field(name='title', json_path=()), alias=None, cast=None),)

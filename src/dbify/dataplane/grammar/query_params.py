@@ -48,7 +48,9 @@ from dbify.dataplane.grammar.types import (
 )
 from dbify.errors import Codes, DbifyError
 
-_EMBEDDABLE = frozenset(("order", "limit", "offset", "and", "or"))
+# Reserved names: only at the top level, and also inside embeds (``books.order``).
+TOP_LEVEL_KEYS = frozenset(("select", "columns", "on_conflict"))
+EMBEDDABLE_KEYS = frozenset(("order", "limit", "offset", "and", "or"))
 _PLAIN_KEY = re.compile(r"[\w$]+")
 _INTEGER = re.compile(r"-?[0-9]+")
 
@@ -115,12 +117,12 @@ def parse_query_params(query_string: str, *, lenient_filters: bool = False) -> Q
             columns = columns or _parse_columns("columns", value)
         elif key == "on_conflict":
             on_conflict = on_conflict or _parse_columns("on_conflict", value)
-        elif _PLAIN_KEY.fullmatch(key) and key not in _EMBEDDABLE:
+        elif _PLAIN_KEY.fullmatch(key) and key not in EMBEDDABLE_KEYS:
             raw.append((key, value))
             _add_filter(filters, (), Field(key), value, lenient_filters)
         else:
             last = key.rpartition(".")[2]
-            if last not in _EMBEDDABLE:
+            if last not in EMBEDDABLE_KEYS:
                 raw.append((key, value))
                 _add_parsed_filter(filters, key, value, lenient_filters)
             elif last in ("and", "or"):
