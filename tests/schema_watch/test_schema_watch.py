@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from email import message_from_bytes
@@ -213,6 +214,11 @@ async def test_schema_changes_reach_api_history_and_mail(
     print(f"\n{mode} mode latency (DDL commit -> API serves it):")
     for name, seconds in latencies.items():
         print(f"  {name:24s} {seconds * 1000:7.0f} ms")
+    # Issue 7's targets: < 1 s listening, < the poll interval + 1 s polling. The median is
+    # held to them (one step may stall on a loaded shared machine), every step to twice.
+    target = 1.0 if mode == "listen" else poll_seconds + 1.0
+    assert statistics.median(latencies.values()) < target, latencies
+    assert max(latencies.values()) < 2 * target, latencies
 
 
 async def _true(value: bool) -> bool:
