@@ -1,9 +1,13 @@
 """``deploy/`` cannot run here (no Docker daemon): check what can be checked.
 
-The compose file is valid YAML with the scale-out services, every ``DBIFY_*`` variable
-in the env example and the compose file is a real setting, and the PgBouncer config
-generator renders a transaction-mode config (started for real in
-``tests/dataplane/test_pgbouncer.py``'s layout)."""
+The compose file validates against the Compose specification's JSON schema (vendored by
+check-jsonschema; ``docker compose config`` needs the compose plugin, absent here) and
+has the whole scale-out stack, every Dbify container runs a real CLI command, every
+``DBIFY_*`` variable in the env example and the compose file is a real setting, the
+Dockerfile builds a slim non-root image (hadolint is not installable from PyPI, npm or
+Debian, so its main rules are checked here), and the PgBouncer config generator renders
+a transaction-mode config (started for real in ``tests/dataplane/test_pgbouncer.py``'s
+layout)."""
 
 from __future__ import annotations
 
@@ -38,11 +42,81 @@ def _is_setting(variable: str) -> bool:
     return True
 
 
+def _compose() -> dict[str, Any]:
+    compose: dict[str, Any] = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    return compose
+
+
 def test_compose_file_has_the_scale_out_stack() -> None:
-    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
-    services = set(compose["services"])
-    assert {"metadata-db", "pgbouncer", "redis", "rabbitmq", "clickhouse", "dbify",
-            "worker", "nginx", "migrate"} <= services  # fmt: skip
+    services = _compose()["services"]
+    assert {"metadata-db", "pgbouncer", "redis", "rabbitmq", "clickhouse", "elasticsearch",
+            "dbify", "worker", "scheduler", "nginx", "migrate"} <= set(services)  # fmt: skip
+    commands = {
+        name: s["command"] for name, s in services.items() if s.get("image") == "dbify:latest"
+    }
+    assert commands["worker"] == ["worker", "request-log", "webhooks"]
+    assert commands["scheduler"][0] == "scheduler"
+    # Exactly one kind of process does each background job: replicas only serve.
+    for replica in ("dbify", "watcher"):
+        env = services[replica]["environment"]
+        for job in ("ANALYTICS__WORKER_ENABLED", "WEBHOOKS__WORKER_ENABLED", "SCHEDULER__ENABLED"):
+            assert env[f"DBIFY_{job}"] == "false", (replica, job)
+    # nginx balances over the replicas; the replicas are not published themselves.
+    upstream = (DEPLOY / "nginx" / "dbify.conf").read_text()
+    assert "server dbify:8000" in upstream
+    assert [name for name, s in services.items() if s.get("ports")] == ["nginx"]
+    from click.testing import CliRunner
+
+    from dbify.cli import main
+
+    for name, command in commands.items():
+        result = CliRunner().invoke(main, [*command, "--help"])
+        assert result.exit_code == 0, (name, command, result.output)
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+         str(DEPLOY / "docker-compose.yml")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The schema is not vacuous: a misspelt key is refused.
+    broken = _compose()
+    broken["services"]["worker"]["comand"] = ["worker"]
+    out = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+         "-"],
+        input=yaml.safe_dump(broken), capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+
+
+def test_dockerfile_builds_a_slim_non_root_image() -> None:
+    lines = [
+        line.strip()
+        for line in (DEPLOY / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    stages = [line.split()[1] for line in lines if line.startswith("FROM ")]
+    assert stages
+    assert all(image.endswith("-slim") for image in stages), stages
+    final = lines[max(i for i, line in enumerate(lines) if line.startswith("FROM ")) :]
+    users = [line.split()[1] for line in final if line.startswith("USER ")]
+    assert users
+    assert users[-1] not in ("root", "0"), users
+    user_at = max(i for i, line in enumerate(final) if line.startswith("USER "))
+    assert all(not line.startswith("RUN ") for line in final[user_at:])  # nothing as root after
+    # hadolint DL3042 / DL3059-style hygiene: no pip cache in the image, no `latest` bases.
+    assert all("--no-cache-dir" in line for line in final if "pip install" in line)
+    assert all(":" in image and not image.endswith(":latest") for image in stages)
+    assert any(line.startswith("HEALTHCHECK") and "/healthz" in line for line in final)
+    assert any(line.startswith("ENTRYPOINT") and "dbify" in line for line in final)
+    root = DEPLOY.parent
+    for line in lines:  # every COPY from the build context exists
+        if line.startswith("COPY ") and "--from=" not in line:
+            for source in line.split()[1:-1]:
+                assert (root / source).exists(), source
 
 
 def test_every_dbify_variable_in_deploy_is_a_setting() -> None:
