@@ -1,6 +1,7 @@
-"""Several instances: two ``dbify serve`` processes sharing a PostgreSQL metadata store
-and Redis (event bus and rate limits), in front of one project database, with a
-standalone ``dbify worker request-log`` and ``dbify scheduler --leader-lock`` beside them.
+"""Several instances: two ``dbify serve`` processes sharing a PostgreSQL metadata store,
+Redis (event bus and rate limits) and RabbitMQ (request logs), in front of one project
+database, with a standalone ``dbify worker request-log`` and ``dbify scheduler
+--leader-lock`` beside them.
 
 - requests spread over both instances are all answered;
 - a key created on one works on the other, and a key revoked on one is refused by the
@@ -9,8 +10,8 @@ standalone ``dbify worker request-log`` and ``dbify scheduler --leader-lock`` be
 - rate limits are shared (one bucket in Redis, whichever instance serves);
 - killing one instance (SIGKILL) mid-load loses no acknowledged write.
 
-- both instances publish request logs to one Redis stream (its own name per run);
-  the worker writes them to the ClickHouse server, which both instances' stats APIs
+- both instances publish request logs to one durable RabbitMQ queue (its own name per
+  run); the worker writes them to the ClickHouse server, which both instances' stats APIs
   read: every request made appears there exactly once (skipped, with analytics off,
   when no ClickHouse server listens on 127.0.0.1:9000; ``.ci/run`` starts one);
 - the scheduler (the instances' own schedulers are off) runs a per-second cron job,
@@ -40,6 +41,7 @@ from cryptography.fernet import Fernet
 from tests.fixtures.server import RunningServer, start_server, stop_server
 
 REDIS_URL = os.environ.get("DBIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+AMQP_URL = os.environ.get("DBIFY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN = ("ops@example.com", "correct horse battery")
 RATE_BURST = 100
 
@@ -97,13 +99,13 @@ def _env(metadata_url: str) -> dict[str, str]:
 
 
 def _analytics_env(database: str) -> dict[str, str]:
-    """Request logs the scale-out way: serve publishes to a shared Redis stream (its own
+    """Request logs the scale-out way: serve publishes to a shared RabbitMQ queue (its own
     name per run), a standalone worker writes ClickHouse, serve reads ClickHouse."""
     return {
         "DBIFY_ANALYTICS__ENABLED": "true",
-        "DBIFY_ANALYTICS__QUEUE": "redis",
-        "DBIFY_ANALYTICS__QUEUE_URL": REDIS_URL,
-        "DBIFY_ANALYTICS__QUEUE_NAME": f"test:request-log:{database}",
+        "DBIFY_ANALYTICS__QUEUE": "rabbitmq",
+        "DBIFY_ANALYTICS__QUEUE_URL": AMQP_URL,
+        "DBIFY_ANALYTICS__QUEUE_NAME": f"test.request-log.{database}",
         "DBIFY_ANALYTICS__STORE": "clickhouse",
         "DBIFY_ANALYTICS__CLICKHOUSE_URL": f"clickhouse://127.0.0.1:9000/{database}",
         "DBIFY_ANALYTICS__WORKER_ENABLED": "false",
@@ -201,16 +203,22 @@ def cluster(make_database: Callable[..., str]) -> Iterator[Cluster]:
         assert codes == [0] * len(helpers)  # both stop gracefully on SIGTERM
 
 
-def _drop_analytics(database: str, stream: str) -> None:
-    import redis
+def _drop_analytics(database: str, queue: str) -> None:
     from clickhouse_driver import Client
 
     client = Client("127.0.0.1")
     client.execute(f"DROP DATABASE IF EXISTS {database}")
     client.disconnect()
-    broker = redis.Redis.from_url(REDIS_URL)
-    broker.delete(stream)
-    broker.close()
+
+    async def delete_queue() -> None:
+        import aio_pika
+
+        connection = await aio_pika.connect(AMQP_URL)
+        channel = await connection.channel()
+        await channel.queue_delete(queue)
+        await connection.close()
+
+    anyio.run(delete_queue)
 
 
 def _get(server: RunningServer, path: str, key: str) -> httpx.Response:
