@@ -146,6 +146,13 @@ class AuthSettings(BaseModel):
         "role", description="Path of the role in the claims, e.g. `.app_metadata.role`."
     )
     jwt_leeway_seconds: int = Field(30, ge=0, le=600, description="Clock skew for exp/nbf/iat.")
+    jwks_min_refresh_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="A token with an unknown `kid` re-fetches the JWKS at most this often "
+        "(instance and project key sets).",
+    )
     cors_origins: tuple[str, ...] = Field(("*",), description="Allowed CORS origins (* = any).")
     rate_limit_per_key: float | None = Field(
         None, gt=0, description="Requests per second per API key or token subject (None: off)."
