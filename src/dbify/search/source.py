@@ -19,7 +19,7 @@ import asyncpg
 from dbify.backends.search import Document
 from dbify.search.config import IndexConfig
 
-__all__ = ["all_keys", "changed_rows", "row_batches", "rows_by_keys", "watermark"]
+__all__ = ["all_keys", "changed_rows", "row_batches", "row_count", "rows_by_keys", "watermark"]
 
 _MARGIN = 16
 
@@ -56,15 +56,24 @@ async def watermark(pool: asyncpg.Pool) -> int:
     return int(value)
 
 
+async def row_count(pool: asyncpg.Pool, config: IndexConfig) -> int:
+    """How many rows a backfill will read (the denominator of its progress)."""
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {_table(config)}"))
+
+
 async def row_batches(
     pool: asyncpg.Pool, config: IndexConfig, size: int
 ) -> AsyncIterator[list[Document]]:
     """Every row, ``size`` at a time, in key order."""
     key = _quote(config.key)
-    first = f"{_select(config)} ORDER BY {key} LIMIT {int(size)}"
+    # Qualified: a bare name in ORDER BY means the output column, here the key cast to
+    # text, which would sort 10 before 9 and make the keyset step skip rows.
+    ordered = f"{_table(config)}.{key}"
+    first = f"{_select(config)} ORDER BY {ordered} LIMIT {int(size)}"
     after = (
         f"{_select(config)} WHERE {key} > CAST($1::text AS {config.key_type}) "
-        f"ORDER BY {key} LIMIT {int(size)}"
+        f"ORDER BY {ordered} LIMIT {int(size)}"
     )
     last: str | None = None
     while True:
