@@ -3,6 +3,8 @@ real ``dbify serve``."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -48,3 +50,25 @@ def test_readyz_reports_dependencies(dbify_server: RunningServer) -> None:
     assert r.status_code == 200, r.text
     assert r.json() == {"status": "ok", "dependencies": {"metadata": "ok"}}
     assert httpx.get(f"{dbify_server.base_url}/healthz").json() == {"status": "ok"}
+
+
+def test_request_log_queue_lag_and_worker_batch_sizes(dbify_server: RunningServer) -> None:
+    """The all-in-one server's worker reports the batches it actually wrote, and the
+    queue's backlog is read from the queue (-1 only until the first answer)."""
+    headers = {"apikey": dbify_server.service_key}
+    for _ in range(5):
+        assert httpx.get(f"{dbify_server.rest_url}/authors", headers=headers).status_code == 200
+    deadline = time.monotonic() + 20
+    while True:
+        families = {name: samples[0][1] for name, samples in _families(dbify_server).items()
+                    if samples and not samples[0][0]}  # fmt: skip
+        written = families.get("dbify_worker_events_written", 0)
+        if written >= 5 and families["dbify_request_log_queue_backlog"] >= 0:
+            break
+        assert time.monotonic() < deadline, families
+        time.sleep(0.3)
+    assert families["dbify_worker_batches_written"] >= 1
+    assert 1 <= families["dbify_worker_last_batch_events"] <= written
+    assert families["dbify_worker_last_batch_messages"] >= 1
+    assert families["dbify_worker_batch_size"] >= families["dbify_worker_last_batch_messages"]
+    assert families["dbify_request_log_queue_backlog"] <= families["dbify_request_log_published"]

@@ -5,6 +5,8 @@
     dbify_pool_connections{project,state="open"|"in_use"}     gauge (open pools only)
     dbify_pool_budget_connections                             gauge (instance cap)
     dbify_request_log_buffered / _dropped_total               request-log recorder
+    dbify_request_log_queue_backlog                           queue lag (messages)
+    dbify_worker_batches_written_total / _last_batch_*        worker batch sizes
     dbify_projects_live                                       gauge
 
 Counting a request costs one dict lookup, a bisect and three list increments in plain

@@ -101,6 +101,16 @@ async def test_unacked_messages_are_redelivered_to_another_consumer(make_queue: 
     assert await second.consume(10, 0.5) == []
 
 
+async def test_backlog_counts_what_is_published_and_not_yet_acked(make_queue: Factory) -> None:
+    queue = make_queue()
+    assert await queue.backlog() == 0
+    await queue.publish([b"1", b"2", b"3"])
+    assert await queue.backlog() == 3
+    got = await _drain(queue, 3)
+    assert sorted(got) == [b"1", b"2", b"3"]
+    assert await queue.backlog() == 0
+
+
 async def test_acked_messages_are_never_redelivered(make_queue: Factory) -> None:
     queue = make_queue()
     await queue.publish([b"done"])

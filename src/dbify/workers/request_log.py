@@ -60,6 +60,10 @@ class RequestLogWorker(Worker):
         self.flush_seconds = flush_seconds
         self.events_written = 0
         self.poison = 0
+        # What /metrics shows of the batches actually written (the setting is a ceiling).
+        self.batches_written = 0
+        self.last_batch_messages = 0
+        self.last_batch_events = 0
         self._round = asyncio.Lock()
         self._raw = store if isinstance(store, JsonBatchInsert) else None
 
@@ -109,7 +113,7 @@ class RequestLogWorker(Worker):
         written = await self._write_raw([delivery.body for delivery in deliveries])
         if written is not None:
             await self.queue.ack(deliveries)
-            self.events_written += written
+            self._count_batch(len(deliveries), written)
             return written
         events: list[RequestLog] = []
         for delivery in deliveries:
@@ -120,8 +124,13 @@ class RequestLogWorker(Worker):
                 log.warning("request-log worker skipped an undecodable message")
         await self.store.insert(events)
         await self.queue.ack(deliveries)
-        self.events_written += len(events)
+        self._count_batch(len(deliveries), len(events))
         return len(events)
+
+    def _count_batch(self, messages: int, events: int) -> None:
+        self.events_written += events
+        self.batches_written += 1
+        self.last_batch_messages, self.last_batch_events = messages, events
 
     async def _write_raw(self, bodies: list[bytes]) -> int | None:
         """Events written straight from the messages, or None to decode them first.

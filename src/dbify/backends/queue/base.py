@@ -43,4 +43,8 @@ class Queue(Protocol):
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Mark messages done; they are never delivered again."""
 
+    async def backlog(self) -> int:
+        """Messages published and not yet acked (or not yet consumed, for RabbitMQ,
+        which does not count unacked ones): the queue lag ``/metrics`` reports."""
+
     async def close(self) -> None: ...

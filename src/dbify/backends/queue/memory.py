@@ -61,5 +61,8 @@ class MemoryQueue:
         for delivery in deliveries:
             self._pending.pop(delivery.tag, None)
 
+    async def backlog(self) -> int:
+        return len(self._ready) + len(self._pending)
+
     async def close(self) -> None:
         return None

@@ -114,6 +114,18 @@ class RabbitQueue:
                 await self._drop()
                 raise QueueUnavailable(f"rabbitmq: {error}") from error
 
+    async def backlog(self) -> int:
+        async with self._lock:
+            channel, _ = await self._open()
+            try:
+                # A passive declare reads the queue's ready count without changing it.
+                declared = await channel.declare_queue(self._queue_name, passive=True)
+            except (AMQPException, OSError, TimeoutError) as error:
+                await self._drop()
+                raise QueueUnavailable(f"rabbitmq: {error}") from error
+            count = declared.declaration_result.message_count
+            return int(count or 0)
+
     async def close(self) -> None:
         async with self._lock:
             await self._drop()

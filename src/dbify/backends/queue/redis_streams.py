@@ -95,5 +95,13 @@ class RedisStreamQueue:
         except (RedisError, OSError) as error:
             raise QueueUnavailable(f"redis: {error}") from error
 
+    async def backlog(self) -> int:
+        # ack deletes entries (XDEL), so the stream holds exactly the unacked ones.
+        try:
+            length: int = await self._client.xlen(self._stream)
+        except (RedisError, OSError) as error:
+            raise QueueUnavailable(f"redis: {error}") from error
+        return length
+
     async def close(self) -> None:
         await self._client.aclose()
