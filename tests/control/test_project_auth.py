@@ -12,7 +12,10 @@ import pytest
 
 from dbify.backends.ratelimit import Limits, MemoryBuckets, RequestLimiter
 from dbify.settings import Settings
+from tests.auth.jwks_server import JwksServer, KeyPair, claims, jwks_server
 from tests.fixtures.control import Control, open_control, sign_up_and_token
+
+__all__ = ["jwks_server"]
 
 pytestmark = pytest.mark.anyio
 
@@ -191,3 +194,91 @@ async def test_max_body_bytes_per_project(
             content=b'{"name": "' + b"x" * 100 + b'"}',
         )
         assert response.status_code == 413
+
+
+async def test_project_jwks_url_oidc_and_kid_rotation(
+    control_settings: Callable[..., Settings],
+    fixture_database_url: str,
+    jwks_server: JwksServer,
+) -> None:
+    """An external IdP plugged in per project by configuration alone: RS256 from a JWKS
+    URL with kid rotation, ES256/EdDSA via OIDC discovery with audience and role claim."""
+    async with open_control(control_settings(auth={"jwks_min_refresh_seconds": 0})) as c:
+        token = await sign_up_and_token(c.api)
+        first = KeyPair("RS256", "k1")
+        jwks_server.keys = [first]
+        by_url = await _project(
+            c, token, fixture_database_url, jwks_url=f"{jwks_server.url}/jwks.json"
+        )
+        by_oidc = await _project(
+            c, token, fixture_database_url,
+            oidc_issuer=jwks_server.url, jwt_audience="dbify",
+            jwt_role_claim=".app_metadata.role",
+        )  # fmt: skip
+        plain = await _project(c, token, fixture_database_url)
+
+        async def status(project: dict[str, Any], jwt_text: str) -> int:
+            url = f"/p/{project['id']}/rest/v1/publishers?select=id&limit=1"
+            return (await c.data.get(url, headers=_auth(jwt_text))).status_code
+
+        signed = first.sign(claims(sub="u1"))
+        assert await status(by_url, signed) == 200
+        assert await status(plain, signed) == 401  # another project's IdP means nothing
+        fetched = jwks_server.fetches
+        assert await status(by_url, first.sign(claims(sub="u2"))) == 200
+        assert jwks_server.fetches == fetched  # keys are cached
+
+        # The IdP rotates: a token with the new kid triggers one refresh and passes.
+        second = KeyPair("RS256", "k2")
+        jwks_server.keys = [second]
+        assert await status(by_url, second.sign(claims(sub="u3"))) == 200
+        assert jwks_server.fetches == fetched + 1
+        # A token from a key the IdP never published is a 401, not anonymous access.
+        response = await c.data.get(
+            f"/p/{by_url['id']}/rest/v1/publishers",
+            headers=_auth(KeyPair("RS256", "k2").sign(claims(sub="x"))),
+        )
+        assert response.status_code == 401
+        assert response.json()["code"] == "PGRST301"
+        assert "www-authenticate" in response.headers
+
+        es, ed = KeyPair("ES256", "e1"), KeyPair("EdDSA", "d1")
+        jwks_server.keys = [es, ed]
+        for key in (es, ed):
+            good = key.sign(claims(iss=jwks_server.url, aud="dbify"))
+            assert await status(by_oidc, good) == 200
+            assert await status(by_oidc, key.sign(claims(iss=jwks_server.url, aud="x"))) == 401
+            assert await status(by_oidc, key.sign(claims(iss="https://evil", aud="dbify"))) == 401
+        # The role comes from the configured claim path: an unknown database role fails
+        # in the database (never silently anonymous).
+        as_role = es.sign(
+            claims(iss=jwks_server.url, aud="dbify", app_metadata={"role": "no_such_role_x"})
+        )
+        assert await status(by_oidc, as_role) in (400, 401, 403)
+
+
+async def test_unusable_jwks_is_refused_when_configured(
+    control_settings: Callable[..., Settings], fixture_database_url: str
+) -> None:
+    async with open_control(control_settings()) as c:
+        token = await sign_up_and_token(c.api)
+        project = await _project(c, token, fixture_database_url)
+        for bad in ("not json", '{"keys": "nope"}', "[]"):
+            response = await c.api.patch(
+                f"/projects/{project['id']}", json={"jwks": bad}, headers=_auth(token)
+            )
+            assert response.status_code == 400, response.text
+        for bad_url in ("file:///etc/passwd", "ftp://idp/jwks"):
+            response = await c.api.patch(
+                f"/projects/{project['id']}", json={"jwks_url": bad_url}, headers=_auth(token)
+            )
+            assert response.status_code == 400, response.text
+        response = await c.api.post(
+            "/projects",
+            json={"name": "q", "database_url": fixture_database_url, "config": {"jwks": "{"}},
+            headers=_auth(token),
+        )
+        assert response.status_code in (400, 422), response.text
+        # The project still serves.
+        url = f"/p/{project['id']}/rest/v1/publishers?limit=1"
+        assert (await c.data.get(url, headers={"apikey": project["anon_key"]})).status_code == 200

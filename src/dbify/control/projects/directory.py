@@ -233,6 +233,7 @@ class StoreProjectDirectory:
             issuer=config.jwt_issuer,
             role_claim=config.jwt_role_claim,
             leeway_seconds=self._settings.auth.jwt_leeway_seconds,
+            jwks_min_refresh_seconds=self._settings.auth.jwks_min_refresh_seconds,
         )
         return JwtVerifier(verifier)
 
@@ -262,11 +263,14 @@ class StoreProjectDirectory:
                 self._box.decrypt(record.jwt_secret_sealed) if record.jwt_secret_sealed else None
             )
             snapshot = snapshot_from_catalog(record.schema_catalog, record.schemas)
+            # A stored config or key set that no longer reads takes this project
+            # offline, never start-up or the other projects.
+            config = ProjectConfig(**record.settings)
+            verifier = self._jwt(config, jwt_secret)
         except (SecretBoxError, ValueError, KeyError, TypeError) as exc:
             _log.error("project %s cannot be loaded: %s", record.id, type(exc).__name__)
             await self.project_removed(record.id)
             return
-        config = ProjectConfig(**record.settings)
         key_records = await self._keys.of_project(record.id)
         keys = _ProjectKeyRing(key_records, self._record_use)
         key_limits = {
@@ -282,6 +286,10 @@ class StoreProjectDirectory:
         async with self._lock:
             previous = self._live.get(record.id)
             reuse = previous is not None and previous.pool_key == pool_key
+            if previous is not None and _same_jwt(previous.project.jwt, verifier):
+                # Keep the fetched key set and verified tokens across unrelated
+                # changes (a key revoked, a setting changed): no extra IdP fetch.
+                verifier = previous.project.jwt
             if previous is not None and reuse:
                 pool = previous.pool
             else:
@@ -304,13 +312,17 @@ class StoreProjectDirectory:
                 snapshot=snapshot,
                 keys=keys,
                 settings=self._project_settings(record, config, pgbouncer),
-                jwt=self._jwt(config, jwt_secret),
+                jwt=verifier,
                 access_roles=policies,
                 key_rate_limits=key_limits,
             )
             self._live[record.id] = _Live(project, pool, pool_key)
         if previous is not None and not reuse:
             await previous.pool.close()
+
+
+def _same_jwt(old: JwtVerifier | None, new: JwtVerifier | None) -> bool:
+    return old is not None and new is not None and old.config == new.config
 
 
 def _instance_jwt_verifier(settings: Settings) -> JwtVerifier | None:
@@ -325,5 +337,6 @@ def _instance_jwt_verifier(settings: Settings) -> JwtVerifier | None:
         issuer=auth.jwt_issuer,
         role_claim=auth.jwt_role_claim,
         leeway_seconds=auth.jwt_leeway_seconds,
+        jwks_min_refresh_seconds=auth.jwks_min_refresh_seconds,
     )
     return JwtVerifier(config) if config.enabled else None

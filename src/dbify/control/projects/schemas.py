@@ -5,15 +5,41 @@ The database URL is accepted on create/update and never returned.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from dbify.control.schema_watcher.schemas import SchemaWatcherStatus
 
 MemberRole = Literal["owner", "admin", "viewer"]
 _Item = TypeVar("_Item")
+
+
+def _jwks_document(value: str | None) -> str | None:
+    # Checked when configured: a document the verifier cannot read would otherwise
+    # take the project offline at its next load instead of failing this request.
+    if value is None:
+        return None
+    try:
+        document = json.loads(value)
+    except ValueError:
+        raise ValueError("jwks must be a JWKS document (JSON text)") from None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError('jwks must be a JSON object with a "keys" list')
+    return value
+
+
+def _http_url(value: str | None) -> str | None:
+    # The verifier only fetches http(s); refuse anything else up front (file:, ftp:).
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+JwksDocument = Annotated[str | None, AfterValidator(_jwks_document)]
+HttpUrlText = Annotated[str | None, AfterValidator(_http_url)]
 
 
 class Page(BaseModel, Generic[_Item]):
@@ -55,9 +81,9 @@ class ProjectConfig(BaseModel):
     allow_unfiltered_writes: bool = Field(False, description="Allow PATCH/DELETE without filter.")
     pool_size: int = Field(10, ge=1, le=100, description="Connections this project may open.")
     anon_role: str | None = Field(None, description="Database role the anon key runs as.")
-    jwks: str | None = Field(None, description="Accepted JWT keys: a JWKS document (JSON).")
-    jwks_url: str | None = Field(None, description="Accepted JWT keys: the IdP's JWKS URL.")
-    oidc_issuer: str | None = Field(
+    jwks: JwksDocument = Field(None, description="Accepted JWT keys: a JWKS document (JSON).")
+    jwks_url: HttpUrlText = Field(None, description="Accepted JWT keys: the IdP's JWKS URL.")
+    oidc_issuer: HttpUrlText = Field(
         None, description="Accepted JWT keys: an OpenID Connect issuer (discovery; iss checked)."
     )
     jwt_audience: str | None = Field(None, description="Required `aud` of JWTs.")
@@ -128,9 +154,9 @@ class ProjectUpdate(BaseModel):
     allow_unfiltered_writes: bool | None = None
     pool_size: int | None = Field(None, ge=1, le=100)
     anon_role: str | None = None
-    jwks: str | None = None
-    jwks_url: str | None = None
-    oidc_issuer: str | None = None
+    jwks: JwksDocument = None
+    jwks_url: HttpUrlText = None
+    oidc_issuer: HttpUrlText = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     jwt_role_claim: str | None = None
