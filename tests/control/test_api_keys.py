@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from dbify.settings import Settings
 from tests.fixtures.control import Control, open_control, sign_up_and_token
@@ -157,3 +159,47 @@ async def test_keys_survive_a_restart(
     async with open_control(settings) as c:
         assert await _read(c, project["id"], project["anon_key"]) == 200
         assert await _read(c, project["id"], "dbify_anon_not-a-key") == 401
+
+
+async def test_key_lookups_cost_no_metadata_round_trip(
+    control_settings: Callable[..., Settings], fixture_database_url: str
+) -> None:
+    """Requests are authenticated from memory: not one statement reaches the metadata
+    store while keys are checked (valid, unknown, another project's), and a revoke takes
+    effect on the next request without a lookup either."""
+    async with open_control(control_settings()) as c:
+        token = await sign_up_and_token(c.api)
+        a = await _project(c, token, fixture_database_url, "a")
+        b = await _project(c, token, fixture_database_url, "b")
+        extra = await c.api.post(
+            f"/projects/{a['id']}/keys", json={"name": "ci", "role": "service"},
+            headers=_auth(token),
+        )  # fmt: skip
+        statements: list[str] = []
+
+        def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        engine = c.plane.store.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            for _ in range(20):
+                assert await _read(c, a["id"], a["anon_key"]) == 200
+                assert await _read(c, a["id"], extra.json()["key"]) == 200
+                assert await _read(c, a["id"], "dbify_anon_" + "x" * 43) == 401
+                assert await _read(c, a["id"], b["service_key"]) == 401
+            # Usage is written by the background batch, never by a request.
+            assert not [s for s in statements if "UPDATE api_keys" not in s], statements
+            statements.clear()
+            event.remove(engine, "before_cursor_execute", seen)
+            revoked = await c.api.delete(
+                f"/projects/{a['id']}/keys/{extra.json()['id']}", headers=_auth(token)
+            )
+            assert revoked.status_code == 204
+            event.listen(engine, "before_cursor_execute", seen)
+            assert await _read(c, a["id"], extra.json()["key"]) == 401
+            assert await _read(c, a["id"], a["anon_key"]) == 200
+            assert not [s for s in statements if "UPDATE api_keys" not in s], statements
+        finally:
+            if event.contains(engine, "before_cursor_execute", seen):
+                event.remove(engine, "before_cursor_execute", seen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 
+from dbify.metadata.tables import metadata
 from dbify.settings import Settings
 from tests.fixtures.control import open_control, sign_up_and_token
 
@@ -157,28 +159,87 @@ async def test_password_never_stored_in_clear(
     control_settings: Callable[..., Settings],
     fixture_databases: tuple[str, str],
     metadata_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The password of a project's URL is in no table of the metadata store, no log
+    record (every logger, DEBUG and up, tracebacks included) and no response, through
+    creation, failed connections, a URL change, a dead database and deletion."""
+    caplog.set_level(logging.DEBUG)
     password = "Pw-Zq8x1-unlikely-string"
     url = fixture_databases[0].replace("postgres@", f"postgres:{password}@", 1)
+    dead = f"postgresql://postgres:{password}@127.0.0.1:1/x"
+    missing = url.rsplit("/", 1)[0] + "/dbify_no_such_database"
+    texts: list[str] = []
     async with open_control(control_settings()) as c:
         token = await sign_up_and_token(c.api)
         response = await c.api.post(
             "/projects", json={"name": "p", "database_url": url}, headers=_auth(token)
         )
         assert response.status_code == 201, response.text
-        assert password not in response.text
+        created = response.json()
+        project_id = created["id"]
+        texts.append(response.text)
+        for bad in (dead, missing):
+            for path, body in (
+                ("/projects", {"name": "bad", "database_url": bad}),
+                ("/projects/test-connection", {"database_url": bad}),
+            ):
+                refused = await c.api.post(path, json=body, headers=_auth(token))
+                assert refused.status_code in (400, 422), refused.text
+                texts.append(refused.text)
+            refused = await c.api.patch(
+                f"/projects/{project_id}", json={"database_url": bad}, headers=_auth(token)
+            )
+            assert refused.status_code in (400, 422), refused.text
+            texts.append(refused.text)
+        for extra in ("/status", ""):
+            texts.append(
+                (await c.api.get(f"/projects/{project_id}{extra}", headers=_auth(token))).text
+            )
+        texts.append(
+            (await c.api.post(f"/projects/{project_id}/test-connection", headers=_auth(token))).text
+        )
+
+        # The project's database goes away: requests fail, the pool logs why.
+        async with c.plane.store.engine.begin() as conn:
+            await conn.execute(
+                sa.text("UPDATE projects SET database_url_sealed = :s WHERE id = :i"),
+                {"s": c.plane.box.encrypt(dead), "i": project_id},
+            )
+        assert c.plane.directory is not None
+        await c.plane.directory.project_changed(project_id)
+        failed = await c.data.get(
+            f"/p/{project_id}/rest/v1/publishers", headers={"apikey": created["service_key"]}
+        )
+        assert failed.status_code == 503, failed.text
+        texts.append(failed.text)
+        texts.append(
+            (await c.api.post(f"/projects/{project_id}/test-connection", headers=_auth(token))).text
+        )
+        texts.append((await c.api.get(f"/projects/{project_id}/status", headers=_auth(token))).text)
+        texts.append((await c.api.get("/audit", headers=_auth(token))).text)
+
         dump = []
         async with c.plane.store.engine.connect() as conn:
-            for table in ("projects", "api_keys", "users", "sessions", "access_tokens"):
-                rows = await conn.execute(sa.text(f"SELECT * FROM {table}"))
+            for table in metadata.sorted_tables:
+                rows = await conn.execute(sa.select(table))
                 dump.extend(str(tuple(r)) for r in rows)
         assert dump
         assert not any(password in line for line in dump)
         # the key secrets are not stored either
-        assert not any(response.json()["service_key"] in line for line in dump)
-        if metadata_url.startswith("sqlite"):
-            raw = Path(metadata_url.removeprefix("sqlite:///")).read_bytes()  # noqa: ASYNC240
-            assert password.encode() not in raw
+        assert not any(created["service_key"] in line for line in dump)
+        assert any(r.name.startswith("dbify") for r in caplog.records)  # logs were captured
+        await c.api.delete(f"/projects/{project_id}", headers=_auth(token))
+    for text in texts:
+        assert password not in text
+    formatter = logging.Formatter("%(message)s %(exc_info)s %(stack_info)s")
+    for record in caplog.records:
+        line = formatter.format(record) + repr(record.args)
+        assert password not in line, (record.name, line)
+    if metadata_url.startswith("sqlite"):
+        path = Path(metadata_url.removeprefix("sqlite:///"))
+        for file in path.parent.glob(path.name + "*"):  # the database, -wal, -journal
+            assert password.encode() not in file.read_bytes()
 
 
 async def test_list_update_pause_delete(
