@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -380,6 +381,32 @@ def load_settings(**overrides: Any) -> Settings:
     return Settings(**overrides)
 
 
+def redact_url(url: str) -> str:
+    """The URL without its password.
+
+    >>> redact_url("postgresql://bob:s3cret@db:5432/shop")
+    'postgresql://bob:***@db:5432/shop'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _redact_urls(value: Any) -> Any:
+    # Plain-string URL settings (broker, Redis, ClickHouse...) may carry a password.
+    if isinstance(value, dict):
+        return {key: _redact_urls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_urls(item) for item in value]
+    if isinstance(value, str) and "://" in value:
+        return redact_url(value)
+    return value
+
+
 def describe_settings(settings: Settings) -> dict[str, Any]:
-    """The effective values with secrets masked, for ``dbify config show``."""
-    return settings.model_dump(mode="json")
+    """The effective values with secrets masked (secret fields, and the password of
+    any URL), for ``dbify config show``."""
+    described: dict[str, Any] = _redact_urls(settings.model_dump(mode="json"))
+    return described

@@ -156,3 +156,24 @@ def test_access_roles_and_project_settings(
     assert key["rate_limit_per_second"] == 2
     updated = json.loads(_invoke(cli_env, "keys", "update", project, key["id"]))
     assert updated["rate_limit_per_second"] is None
+
+
+def test_config_show_masks_every_secret(tmp_path: Path) -> None:
+    """``dbify config show`` prints the effective settings without any secret: secret
+    fields are masked and so is the password of every URL (broker, Redis, ClickHouse)."""
+    password = "Cfg-Pw-91xq-unlikely"
+    env = {
+        "DBIFY_DATA_DIR": str(tmp_path / "data"),
+        "DBIFY_MASTER_KEY": "Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyMTI=",
+        "DBIFY_AUTH__JWT_SECRET": password + "-jwt-secret-long-enough",
+        "DBIFY_METADATA__URL": f"postgresql://dbify:{password}@db:5432/meta",
+        "DBIFY_ANALYTICS__QUEUE_URL": f"amqp://user:{password}@rabbit:5672/",
+        "DBIFY_ANALYTICS__CLICKHOUSE_URL": f"clickhouse://default:{password}@ch:9000/dbify",
+        "DBIFY_AUTH__RATE_LIMIT_REDIS_URL": f"redis://:{password}@redis:6379/0",
+    }
+    out = _invoke(env, "config", "show")
+    shown = json.loads(out)
+    assert password not in out
+    assert "Zm9vYmFy" not in out
+    assert shown["analytics"]["queue_url"] == "amqp://user:***@rabbit:5672/"
+    assert shown["auth"]["rate_limit_redis_url"] == "redis://:***@redis:6379/0"

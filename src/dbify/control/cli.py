@@ -23,13 +23,12 @@ from dbify.backends.loader import open_event_bus
 from dbify.control.access import SYSTEM, Caller
 from dbify.control.api_keys.schemas import KeyCreate, KeyUpdate
 from dbify.control.plane import ControlPlane, open_control_plane
-from dbify.control.projects.connect import redact_url
 from dbify.control.projects.schemas import ProjectCreate, ProjectCreated, ProjectUpdate
 from dbify.control.users.store import UserStore
 from dbify.errors import DbifyError
 from dbify.metadata import metadata_url, open_metadata_store, run_migrations
 from dbify.secrets_box import SecretBoxError
-from dbify.settings import load_settings
+from dbify.settings import load_settings, redact_url
 
 __all__ = ["keys", "migrate", "projects", "users"]
 

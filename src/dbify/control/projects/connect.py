@@ -23,20 +23,7 @@ from dbify.control.errors import ControlCodes, control_error
 from dbify.errors import DbifyError
 from dbify.schema.introspect import build_snapshot
 from dbify.schema.model import SchemaSnapshot
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password.
-
-    >>> redact_url("postgresql://bob:s3cret@db:5432/shop")
-    'postgresql://bob:***@db:5432/shop'
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
+from dbify.settings import redact_url
 
 __all__ = ["DatabaseProbe", "probe_database", "snapshot_from_catalog", "validate_database_url"]
 
