@@ -214,6 +214,10 @@ webhook_deliveries = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("finished_at", UtcDateTime, nullable=True),
+    # The row a message is about (migration 0010): such messages go out one at a time,
+    # oldest first, per endpoint. NULL: no order to keep.
+    sa.Column("ordering_key", sa.String(300), nullable=True),
+    sa.Index("ix_webhook_deliveries_ordering", "endpoint_id", "ordering_key"),
 )
 
 webhook_attempts = sa.Table(

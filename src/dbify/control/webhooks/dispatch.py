@@ -12,6 +12,10 @@ updated or deleted through this process's API) reloads it and announces
 ``cache.webhooks`` on the event bus, which the Redis bus broadcasts: every other
 ``serve`` process reloads at once rather than at its next periodic reload.
 
+A change about exactly one row whose primary key is known gets that row as its
+messages' ordering key: the delivery queue sends them one at a time, oldest first
+(``WebhookStore.claim``), so a receiver sees a row's writes in order.
+
 It also subscribes to ``schema.changed``, a local-only event published by the schema
 watch, which runs on one replica at a time (the leader): so a schema change is queued
 once, by the leader's dispatcher, however many replicas serve.
@@ -23,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -31,6 +36,7 @@ from dbify.backends.events import Event, EventBus
 from dbify.background import cancel_and_wait
 from dbify.control.webhooks.service import WebhookService
 from dbify.dataplane.changes import RowChange
+from dbify.dataplane.project import ProjectDirectory
 
 __all__ = ["WEBHOOKS_CACHE", "WebhookDispatcher"]
 
@@ -64,9 +70,35 @@ def _row_data(change: RowChange) -> dict[str, Any]:
     return data
 
 
+def _ordering_key(
+    change: RowChange, data: Mapping[str, Any], primary_key: tuple[str, ...]
+) -> str | None:
+    """The row a change is about, when it is exactly one row whose primary key is known
+    (from the row in the message, else from the data plane's ``keys``): its messages keep
+    the order of the writes. Other messages (several rows, a table without a key, an
+    update or delete whose row the data plane did not return) carry none."""
+    if change.affected != 1 or not primary_key:
+        return None
+    record = data.get("record")
+    if isinstance(record, dict) and all(k in record for k in primary_key):
+        key: Any = [record[k] for k in primary_key]
+    elif len(change.keys) == 1 and None not in change.keys[0]:
+        key = [str(v) for v in change.keys[0]]
+    else:
+        return None
+    if isinstance(record, dict):  # the keys are text: compare like with like
+        key = [v if isinstance(v, str) else orjson.dumps(v).decode() for v in key]
+    # Truncation can only make two rows share a key: stricter order, never looser.
+    return f"{change.schema}.{change.table}:{orjson.dumps(key).decode()}"[:300]
+
+
 class WebhookDispatcher:
-    def __init__(self, service: WebhookService, *, capacity: int = 10_000) -> None:
+    def __init__(
+        self, service: WebhookService, *, capacity: int = 10_000,
+        directory: ProjectDirectory | None = None,
+    ) -> None:  # fmt: skip
         self._service = service
+        self._directory = directory  # tables' primary keys, for per-row order
         self._buffer: deque[RowChange] = deque()
         self._capacity = capacity
         self._wake = asyncio.Event()
@@ -116,7 +148,16 @@ class WebhookDispatcher:
                 change.operation, "row.deleted"
             )
             table = f"{change.schema}.{change.table}"
-            await self._service.publish(change.project_id, event_type, _row_data(change), table)
+            data = _row_data(change)
+            ordering = _ordering_key(change, data, self._primary_key(change))
+            await self._service.publish(change.project_id, event_type, data, table, ordering)
+
+    def _primary_key(self, change: RowChange) -> tuple[str, ...]:
+        project = None if self._directory is None else self._directory.get(change.project_id)
+        if project is None:
+            return ()
+        relation = project.snapshot.relation(change.schema, change.table)
+        return () if relation is None else relation.primary_key
 
     async def _drain_forever(self) -> None:
         while True:

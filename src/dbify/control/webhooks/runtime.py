@@ -35,7 +35,7 @@ async def start_webhooks(
     service = WebhookService(
         store, plane.projects, plane.box, OutboundPolicy(settings.allowed_hosts)
     )
-    dispatcher = WebhookDispatcher(service)
+    dispatcher = WebhookDispatcher(service, directory=plane.directory)
     await dispatcher.start(bus)
     worker = None
     if run_worker:

@@ -215,13 +215,15 @@ class WebhookService:
         return _delivery_out(record)
 
     async def publish(
-        self, project_id: str, event_type: str, data: Mapping[str, Any], table: str | None = None
-    ) -> int:
-        """Queue ``event_type`` for every endpoint of the project that wants it."""
+        self, project_id: str, event_type: str, data: Mapping[str, Any], table: str | None = None,
+        ordering_key: str | None = None,
+    ) -> int:  # fmt: skip
+        """Queue ``event_type`` for every endpoint of the project that wants it; messages
+        with the same ``ordering_key`` (one row) are delivered one at a time, in order."""
         endpoints = await self.store.endpoints(project_id)
         now = _now()
         messages = [
-            _message(e, event_type, data, now)
+            _message(e, event_type, data, now, ordering_key)
             for e in endpoints
             if endpoint_wants(e, event_type, table)
         ]
@@ -230,8 +232,9 @@ class WebhookService:
 
 
 def _message(
-    endpoint: EndpointRecord, event_type: str, data: Mapping[str, Any], now: datetime
-) -> DeliveryRecord:
+    endpoint: EndpointRecord, event_type: str, data: Mapping[str, Any], now: datetime,
+    ordering_key: str | None = None,
+) -> DeliveryRecord:  # fmt: skip
     body = {"type": event_type, "timestamp": now.isoformat(), "data": data}
     return DeliveryRecord(
         id="msg_" + secrets.token_hex(16),
@@ -246,4 +249,5 @@ def _message(
         last_error=None,
         created_at=now,
         finished_at=None,
+        ordering_key=ordering_key,
     )

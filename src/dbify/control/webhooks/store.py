@@ -53,6 +53,7 @@ class DeliveryRecord:
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+    ordering_key: str | None = None  # the row it is about: see ``claim``
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +152,31 @@ class WebhookStore:
         self, now: datetime, lease_until: datetime, limit: int, per_endpoint: int,
         busy: Collection[str] = (),
     ) -> list[tuple[DeliveryRecord, EndpointRecord]]:  # fmt: skip
-        """Lock up to ``limit`` due messages of enabled endpoints (not those in ``busy``)."""
+        """Lock up to ``limit`` due messages of enabled endpoints (not those in ``busy``).
+
+        A message with an ``ordering_key`` waits while an older message of the same key
+        to the same endpoint is pending (in flight or retrying): messages about one row
+        arrive in the order of the writes, and a failing one holds back only its row.
+        """
         d, e = webhook_deliveries, webhook_endpoints
         free = sa.or_(d.c.locked_until.is_(None), d.c.locked_until < now)
-        due = sa.and_(d.c.status == "pending", d.c.next_attempt_at <= now, free, e.c.enabled)
+        earlier = d.alias("earlier")
+        first_of_its_row = sa.or_(
+            d.c.ordering_key.is_(None),
+            ~sa.exists().where(
+                earlier.c.endpoint_id == d.c.endpoint_id,
+                earlier.c.ordering_key == d.c.ordering_key,
+                earlier.c.status == "pending",
+                sa.or_(
+                    earlier.c.created_at < d.c.created_at,
+                    sa.and_(earlier.c.created_at == d.c.created_at, earlier.c.id < d.c.id),
+                ),
+            ),
+        )
+        due = sa.and_(
+            d.c.status == "pending", d.c.next_attempt_at <= now, free, e.c.enabled,
+            first_of_its_row,
+        )  # fmt: skip
         if busy:
             due = sa.and_(due, d.c.endpoint_id.not_in(list(busy)))
         rank = (
