@@ -9,6 +9,7 @@ field that may be left out, so a zero value is never sent by accident. ``json`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from dbify.typegen.python import camel_name
 from dbify.typegen.shapes import ApiShapes, Field, TypeRef
@@ -46,7 +47,7 @@ def _struct(
     name: str, fields: tuple[Field, ...], extra: list[str], *, omit_optional: bool,
     all_pointers: bool,
 ) -> str:  # fmt: skip
-    lines = [f"type {name} struct {{"]
+    rows: list[tuple[str, ...]] = []
     used: set[str] = set()
     for index, field in enumerate(fields):
         member = _go_name(field.name) if field.name else f"Arg{index}"
@@ -59,9 +60,18 @@ def _struct(
             ("[]", "json.")
         )
         tag = field.name + (",omitempty" if optional or all_pointers else "")
-        lines.append(f"\t{member} {'*' if pointer else ''}{text} `json:{json.dumps(tag)}`")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        rows.append((member, f"{'*' if pointer else ''}{text}", f"`json:{json.dumps(tag)}`"))
+    return "\n".join([f"type {name} struct {{", *_aligned(rows), "}"]) + "\n"
+
+
+def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Tab-indented lines with columns padded as ``gofmt`` pads them, so the output
+    passes ``gofmt -l`` and needs no reformatting in users' repositories."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)] if rows else []
+    return [
+        "\t" + " ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    ]
 
 
 def render_go(shapes: ApiShapes, package: str = "dbtypes") -> str:
@@ -78,8 +88,8 @@ def render_go(shapes: ApiShapes, package: str = "dbtypes") -> str:
     for name, values in sorted(shapes.enums.items()):
         type_name = _go_name(name)
         out.append(f"type {type_name} string\n\nconst (")
-        for value in values:
-            out.append(f"\t{type_name}{_go_name(value)} {type_name} = {json.dumps(value)}")
+        constants = [(f"{type_name}{_go_name(v)}", type_name, f"= {json.dumps(v)}") for v in values]
+        out.extend(_aligned(constants))
         out.append(")\n")
     for relation in shapes.relations:
         extra: list[str] = []

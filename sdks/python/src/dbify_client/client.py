@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -89,7 +90,7 @@ class _Base:
         return PreparedRequest("GET", f"/{table}")
 
     @staticmethod
-    def _saved_query_request(name: str, params: dict[str, Any] | None) -> PreparedRequest:
+    def _saved_query_request(name: str, params: Mapping[str, Any] | None) -> PreparedRequest:
         # Saved queries take the data API grammar on top: filters, order, range, count.
         return PreparedRequest("GET", f"/q/{name}",
                                params=[(k, str(v)) for k, v in (params or {}).items()])  # fmt: skip
@@ -103,13 +104,13 @@ class _Base:
         return PreparedRequest("GET", f"{base}/search/v1/{table}", params=params)
 
     @staticmethod
-    def _rpc_request(function: str, args: dict[str, Any] | None, get: bool,
+    def _rpc_request(function: str, args: Mapping[str, Any] | None, get: bool,
                      count: str | None) -> PreparedRequest:  # fmt: skip
         request = PreparedRequest("GET" if get else "POST", f"/rpc/{function}")
         if get:
             request.params = [(k, str(v)) for k, v in (args or {}).items()]
         else:
-            request.body = args or {}
+            request.body = dict(args or {})
         if count:
             request.prefer.append(f"count={count}")
         return request
@@ -141,12 +142,12 @@ class Client(_Base):
     def table(self, table: str) -> QueryBuilder[Result]:
         return self.from_(table)
 
-    def rpc(self, function: str, args: dict[str, Any] | None = None, *, get: bool = False,
+    def rpc(self, function: str, args: Mapping[str, Any] | None = None, *, get: bool = False,
             count: str | None = None) -> QueryBuilder[Result]:  # fmt: skip
         """Call a function; the result can be filtered and ordered like a table's."""
         return QueryBuilder(self._rpc_request(function, args, get, count), self._send)
 
-    def query(self, name: str, params: dict[str, Any] | None = None) -> QueryBuilder[Result]:
+    def query(self, name: str, params: Mapping[str, Any] | None = None) -> QueryBuilder[Result]:
         """Run a saved query (``/q/{name}``) with its ``params``; filter and order it
         like a table."""
         return QueryBuilder(self._saved_query_request(name, params), self._send)
@@ -204,11 +205,11 @@ class AsyncClient(_Base):
     def table(self, table: str) -> QueryBuilder[Any]:
         return self.from_(table)
 
-    def rpc(self, function: str, args: dict[str, Any] | None = None, *, get: bool = False,
+    def rpc(self, function: str, args: Mapping[str, Any] | None = None, *, get: bool = False,
             count: str | None = None) -> QueryBuilder[Any]:  # fmt: skip
         return QueryBuilder(self._rpc_request(function, args, get, count), self._send)
 
-    def query(self, name: str, params: dict[str, Any] | None = None) -> QueryBuilder[Any]:
+    def query(self, name: str, params: Mapping[str, Any] | None = None) -> QueryBuilder[Any]:
         return QueryBuilder(self._saved_query_request(name, params), self._send)
 
     def search(self, table: str, q: str, *, mode: str = "text", limit: int | None = None,

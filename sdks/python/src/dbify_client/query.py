@@ -9,7 +9,7 @@ path: filters go into query parameters, which httpx encodes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -76,10 +76,12 @@ class QueryBuilder(Generic[T]):
             self._request.prefer.append(f"count={count}")
         return self
 
-    def insert(self, rows: dict[str, Any] | Sequence[dict[str, Any]], *,
+    def insert(self, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
                returning: Literal["representation", "minimal"] = "representation",
                count: CountMethod | None = None) -> QueryBuilder[T]:  # fmt: skip
-        self._request.method, self._request.body = "POST", rows
+        # Any mapping is accepted (generated TypedDicts included); JSON needs plain dicts.
+        body = dict(rows) if isinstance(rows, Mapping) else [dict(row) for row in rows]
+        self._request.method, self._request.body = "POST", body
         self._request.prefer.append(f"return={returning}")
         if count:
             self._request.prefer.append(f"count={count}")
@@ -88,7 +90,7 @@ class QueryBuilder(Generic[T]):
             self._request.params.append(("columns", ",".join(keys)))
         return self
 
-    def upsert(self, rows: dict[str, Any] | Sequence[dict[str, Any]], *,
+    def upsert(self, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
                on_conflict: str | None = None, ignore_duplicates: bool = False,
                returning: Literal["representation", "minimal"] = "representation",
                ) -> QueryBuilder[T]:  # fmt: skip
@@ -99,10 +101,10 @@ class QueryBuilder(Generic[T]):
             self._request.params.append(("on_conflict", on_conflict))
         return self
 
-    def update(self, values: dict[str, Any], *,
+    def update(self, values: Mapping[str, Any], *,
                returning: Literal["representation", "minimal"] = "representation",
                ) -> QueryBuilder[T]:  # fmt: skip
-        self._request.method, self._request.body = "PATCH", values
+        self._request.method, self._request.body = "PATCH", dict(values)
         self._request.prefer.append(f"return={returning}")
         return self
 
@@ -162,7 +164,7 @@ class QueryBuilder(Generic[T]):
         operator = f"{kind}({config})" if config else kind
         return self.filter(column, operator, query)
 
-    def match(self, values: dict[str, Any]) -> QueryBuilder[T]:
+    def match(self, values: Mapping[str, Any]) -> QueryBuilder[T]:
         for column, value in values.items():
             self.eq(column, value)
         return self
