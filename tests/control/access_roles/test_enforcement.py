@@ -297,3 +297,31 @@ def test_openapi_lists_only_what_the_role_may_use(call: Call) -> None:
     assert "note" not in columns
     status, document = call("GET", "/", key=_SERVICE)
     assert "/secrets" in document["paths"]
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body", "prefer"),
+    [
+        # Hidden columns asked back through a write's representation.
+        ("POST", "select=id,note", {"id": 40, "status": "open", "region": "eu"},
+         "return=representation"),
+        ("PATCH", "id=eq.10&select=note", {"total": 1}, "return=representation"),
+        # Written through columns= or a JSON path / cast on a hidden column.
+        ("POST", "columns=id,status,region,note",
+         {"id": 41, "status": "open", "region": "eu", "note": "x"}, None),
+        ("GET", "select=id,note::text", None, None),
+        ("GET", "select=id,note->>x", None, None),
+        ("GET", "not.and=(id.eq.10,note.is.null)", None, None),
+        ("GET", "note=fts.n10", None, None),
+        ("DELETE", "id=eq.10&or=(note.eq.n10)", None, None),
+    ],
+)  # fmt: skip
+def test_more_escape_attempts_are_403(
+    call: Call, method: str, query: str, body: Any, prefer: str | None
+) -> None:
+    status, answer = call(method, "/orders", query, body, prefer=prefer)
+    assert status == 403, answer
+    # Nothing was written or changed.
+    rows = call("GET", "/orders", "id=in.(10,40,41)&select=id,note,total", key=_SERVICE)[1]
+    assert [r["id"] for r in rows] == [10]
+    assert rows[0]["note"] == "n10"
