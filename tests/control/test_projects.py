@@ -216,7 +216,12 @@ async def test_password_never_stored_in_clear(
         texts.append(
             (await c.api.post(f"/projects/{project_id}/test-connection", headers=_auth(token))).text
         )
-        texts.append((await c.api.get(f"/projects/{project_id}/status", headers=_auth(token))).text)
+        status = await c.api.get(f"/projects/{project_id}/status", headers=_auth(token))
+        texts.append(status.text)
+        # Status says the database is unreachable and why (without the password).
+        assert status.json()["reachable"] is False, status.text
+        assert status.json()["last_error"], status.text
+        assert status.json()["schema_loaded_at"] is not None
         texts.append((await c.api.get("/audit", headers=_auth(token))).text)
 
         dump = []
