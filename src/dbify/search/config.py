@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from dbify.backends.search import IndexSpec
 
-__all__ = ["IndexConfig", "IndexStatus"]
+__all__ = ["BuildProgress", "IndexConfig", "IndexStatus"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +48,17 @@ class IndexStatus:
     rows_indexed: int
     error: str | None = None
     watermark: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BuildProgress:
+    """How far a running backfill is: ``rows_done`` of ``rows_total`` row passes (a
+    semantic index reads each row twice, once for text and once for vectors, so its
+    total is twice the table's row count)."""
+
+    rows_done: int
+    rows_total: int
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.rows_done / self.rows_total) if self.rows_total else 1.0

@@ -28,8 +28,15 @@ from dbify.backends.embeddings import Embedder
 from dbify.backends.search import Document, SearchBackend, TextHit
 from dbify.backends.vectors import VectorHit, VectorStore
 from dbify.dataplane.project import ProjectDirectory
-from dbify.search.config import IndexConfig, IndexStatus
-from dbify.search.source import all_keys, changed_rows, row_batches, rows_by_keys, watermark
+from dbify.search.config import BuildProgress, IndexConfig, IndexStatus
+from dbify.search.source import (
+    all_keys,
+    changed_rows,
+    row_batches,
+    row_count,
+    rows_by_keys,
+    watermark,
+)
 from dbify.search.updates import IndexUpdates
 
 __all__ = ["SearchEngine", "SemanticSearchUnavailable", "StatusSink"]
@@ -64,6 +71,9 @@ class SearchEngine:
         self._configs: dict[tuple[str, str, str], IndexConfig] = {}
         self._watermarks: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # Running backfills by index id; kept in memory (the process that builds is the
+        # one serving the management API that reports it), gone when the build ends.
+        self._progress: dict[str, BuildProgress] = {}
         self._sync: asyncio.Task[None] | None = None
         # Data API writes pushed in (a ChangeSink for app.changes); set by start_sync.
         self.updates: IndexUpdates | None = None
@@ -88,6 +98,10 @@ class SearchEngine:
     def configs(self) -> list[IndexConfig]:
         return list(self._configs.values())
 
+    def progress(self, index_id: str) -> BuildProgress | None:
+        """How far the running backfill of this index is; None when none runs."""
+        return self._progress.get(index_id)
+
     @property
     def semantic_available(self) -> bool:
         return self.embedder is not None and self.vectors is not None
@@ -110,7 +124,9 @@ class SearchEngine:
             await self._report(IndexStatus(config.id, "building", 0))
             try:
                 mark = await watermark(pool)
-                batches = row_batches(pool, config, self._batch_size)
+                passes = 2 if config.semantic else 1
+                self._progress[config.id] = BuildProgress(0, passes * await row_count(pool, config))
+                batches = self._counted(config.id, row_batches(pool, config, self._batch_size))
                 count = await self.text.rebuild(config.spec, batches)
                 if config.semantic:
                     await self._rebuild_vectors(pool, config)
@@ -118,6 +134,8 @@ class SearchEngine:
                 status = IndexStatus(config.id, "failed", 0, error=_describe(error))
                 await self._report(status)
                 return status
+            finally:
+                self._progress.pop(config.id, None)
             self._watermarks[config.id] = mark
             status = IndexStatus(config.id, "ready", count, watermark=mark)
             await self._report(status)
@@ -127,10 +145,23 @@ class SearchEngine:
         vectors, embedder = self._semantic()
 
         async def embedded() -> AsyncIterator[list[tuple[str, list[float]]]]:
-            async for batch in row_batches(pool, config, self._batch_size):
+            batches = self._counted(config.id, row_batches(pool, config, self._batch_size))
+            async for batch in batches:
                 yield await self._embed(embedder, batch)
 
         await vectors.rebuild(config.name, embedded())
+
+    async def _counted(
+        self, index_id: str, batches: AsyncIterator[list[Document]]
+    ) -> AsyncIterator[list[Document]]:
+        """``batches`` unchanged, counting each into the build's progress as it is read
+        (rows written to a table meanwhile can take it past the total: capped at 100 %)."""
+        async for batch in batches:
+            yield batch
+            progress = self._progress.get(index_id)
+            if progress is not None:
+                done = min(progress.rows_done + len(batch), progress.rows_total)
+                self._progress[index_id] = BuildProgress(done, progress.rows_total)
 
     def _semantic(self) -> tuple[VectorStore, Embedder]:
         if self.vectors is None or self.embedder is None:
@@ -150,6 +181,10 @@ class SearchEngine:
         """Catch up with changed and deleted rows; the first time, a full rebuild."""
         since = self._watermarks.get(config.id)
         if since is None:
+            if self._lock(config).locked():
+                # The first backfill is running and will read every row: queueing a
+                # second full rebuild behind it would index the table twice.
+                return IndexStatus(config.id, "building", 0)
             return await self.rebuild(pool, config)
         async with self._lock(config):
             try:

@@ -23,7 +23,7 @@ import orjson
 
 from dbify.settings import load_settings
 
-__all__ = ["search"]
+__all__ = ["progress_line", "search"]
 
 _POLL_SECONDS = 0.5
 
@@ -50,15 +50,34 @@ def _print(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def progress_line(index: dict[str, Any], seconds: float, width: int = 30) -> str:
+    """One line of the build's progress bar, redrawn in place on stderr.
+
+    >>> progress_line({"progress": {"rows_done": 2500, "rows_total": 10000, "percent": 25.0}}, 3.2)
+    '[########----------------------]  25.0 %  2,500/10,000 rows  3 s'
+    >>> progress_line({"progress": None}, 0.4)
+    '[------------------------------]  counting rows…  0 s'
+    """
+    progress = index.get("progress")
+    if not progress:
+        return f"[{'-' * width}]  counting rows…  {seconds:.0f} s"
+    filled = round(width * progress["percent"] / 100)
+    return (
+        f"[{'#' * filled}{'-' * (width - filled)}] {progress['percent']:5.1f} %  "
+        f"{progress['rows_done']:,}/{progress['rows_total']:,} rows  {seconds:.0f} s"
+    )
+
+
 def _follow(client: httpx.Client, project_id: str, index: dict[str, Any]) -> dict[str, Any]:
-    """Poll the index until its build ends, showing its state on stderr."""
+    """Poll the index until its build ends, drawing a progress bar on stderr."""
     started = time.monotonic()
     while index["state"] == "building":
-        click.echo(f"\rbuilding… {time.monotonic() - started:.0f} s", nl=False, err=True)
+        click.echo("\r" + progress_line(index, time.monotonic() - started), nl=False, err=True)
         time.sleep(_POLL_SECONDS)
         path = f"/projects/{project_id}/search-indexes/{index['id']}"
         index = _answer(client.get(path))
-    click.echo(f"\r{index['state']}: {index['rows_indexed']} rows indexed", err=True)
+    # Spaces wipe what is left of the bar on the same line.
+    click.echo(f"\r{index['state']}: {index['rows_indexed']:,} rows indexed" + " " * 40, err=True)
     if index["state"] == "failed":
         raise click.ClickException(f"build failed: {index['last_error']}")
     return index

@@ -24,6 +24,15 @@ class SearchIndexCreate(BaseModel):
     model_config = {"populate_by_name": True}
 
 
+class SearchIndexProgress(BaseModel):
+    """A running backfill: row passes done of the total (a semantic index reads each row
+    twice: text, then vectors)."""
+
+    rows_done: int
+    rows_total: int
+    percent: float = Field(description="0 to 100.")
+
+
 class SearchIndexOut(BaseModel):
     id: str
     project_id: str
@@ -39,3 +48,6 @@ class SearchIndexOut(BaseModel):
     created_at: datetime
     indexed_at: datetime | None
     lag_seconds: float | None = Field(description="Seconds since the last successful sync.")
+    progress: SearchIndexProgress | None = Field(
+        None, description="While state is building: how far the backfill is."
+    )

@@ -16,10 +16,10 @@ from typing import Any
 from dbify.control.access import Caller
 from dbify.control.errors import ControlCodes, control_error
 from dbify.control.projects.service import ProjectService
-from dbify.control.search.schemas import SearchIndexCreate, SearchIndexOut
+from dbify.control.search.schemas import SearchIndexCreate, SearchIndexOut, SearchIndexProgress
 from dbify.control.search.store import SearchIndexRecord, SearchIndexStore
 from dbify.dataplane.project import Project, ProjectDirectory
-from dbify.search.config import IndexConfig, IndexStatus
+from dbify.search.config import BuildProgress, IndexConfig, IndexStatus
 from dbify.search.engine import SearchEngine
 
 __all__ = ["SearchIndexService", "config_of", "load_search_indexes", "status_recorder"]
@@ -62,7 +62,14 @@ async def load_search_indexes(store: SearchIndexStore, engine: SearchEngine) -> 
     return len(records)
 
 
-def _out(record: SearchIndexRecord) -> SearchIndexOut:
+def _out(record: SearchIndexRecord, building: BuildProgress | None) -> SearchIndexOut:
+    progress = None
+    if building is not None and record.state == "building":
+        progress = SearchIndexProgress(
+            rows_done=building.rows_done,
+            rows_total=building.rows_total,
+            percent=round(100 * building.fraction, 1),
+        )
     lag = None
     if record.indexed_at is not None:
         lag = (datetime.now(UTC) - record.indexed_at).total_seconds()
@@ -81,6 +88,7 @@ def _out(record: SearchIndexRecord) -> SearchIndexOut:
         created_at=record.created_at,
         indexed_at=record.indexed_at,
         lag_seconds=lag,
+        progress=progress,
     )
 
 
@@ -177,10 +185,12 @@ class SearchIndexService:
 
     async def list(self, caller: Caller, project_id: str) -> list[SearchIndexOut]:
         await self._projects.require_role(caller, project_id, "viewer")
-        return [_out(r) for r in await self._store.of_project(project_id)]
+        records = await self._store.of_project(project_id)
+        return [_out(r, self._engine.progress(r.id)) for r in records]
 
     async def get(self, caller: Caller, project_id: str, index_id: str) -> SearchIndexOut:
-        return _out(await self._record(caller, project_id, index_id, "viewer"))
+        record = await self._record(caller, project_id, index_id, "viewer")
+        return _out(record, self._engine.progress(record.id))
 
     async def rebuild(
         self, caller: Caller, project_id: str, index_id: str, *, wait: bool, full: bool
