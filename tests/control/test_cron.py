@@ -13,7 +13,7 @@ import pytest
 
 from dbify.control.access import SYSTEM
 from dbify.control.cron.scheduler import Scheduler, next_occurrence
-from dbify.control.cron.store import CronStore, JobRecord
+from dbify.control.cron.store import CronStore, JobRecord, RunRecord
 from dbify.control.outbound import OutboundPolicy
 from dbify.control.projects.schemas import ProjectCreate
 from dbify.control.projects.store import ProjectStore
@@ -113,3 +113,53 @@ async def test_missed_occurrences_are_skipped_or_caught_up_once(
         assert job is not None
         assert job.next_run_at is not None
         assert job.next_run_at > now
+
+
+async def test_overlap_policy_skips_or_allows_a_second_run(
+    control_settings: Callable[..., Settings], database_url: str
+) -> None:
+    async with open_control(control_settings()) as c:
+        from pydantic import SecretStr
+
+        created = await c.plane.projects.create(
+            SYSTEM, ProjectCreate(name="p", database_url=SecretStr(database_url))
+        )
+        store = CronStore(c.plane.store.engine)
+        now = datetime.now(UTC).replace(microsecond=0)
+        action: dict[str, object] = {"kind": "sql", "sql": "SELECT pg_sleep(1.5)"}
+        skip = _job(created.id, action, id="skipper", name="a", next_run_at=now,
+                    overlap_policy="skip")  # fmt: skip
+        allow = _job(created.id, action, id="allower", name="b", next_run_at=now)
+        # A "running" row left an hour ago by a scheduler that died blocks nothing.
+        orphan = _job(created.id, action, id="orphan", name="c", next_run_at=now,
+                      overlap_policy="skip")  # fmt: skip
+        for job in (skip, allow, orphan):
+            await store.insert_job(job)
+        await store.insert_run(
+            RunRecord(
+                id="dead",
+                job_id="orphan",
+                trigger="schedule",
+                scheduled_for=now,
+                status="running",
+                started_at=now - timedelta(hours=1),
+                finished_at=None,
+                output=None,
+                error=None,
+            )
+        )
+        scheduler = Scheduler(store, ProjectStore(c.plane.store.engine), c.plane.box,
+                              c.plane.settings.scheduler, OutboundPolicy())  # fmt: skip
+        assert await scheduler.tick(now) == 3
+        # The next second's occurrence, while the first runs are still sleeping.
+        assert await scheduler.tick(now + timedelta(seconds=1.1)) == 1
+        await scheduler.drain()
+        skipped = sorted(r.status for r in await store.runs("skipper", 10, 0))
+        assert skipped == ["skipped", "succeeded"]
+        (refused,) = [r for r in await store.runs("skipper", 10, 0) if r.status == "skipped"]
+        assert refused.error == "previous run still running"
+        assert sorted(r.status for r in await store.runs("allower", 10, 0)) == [
+            "succeeded", "succeeded",
+        ]  # fmt: skip
+        orphan_runs = [r for r in await store.runs("orphan", 10, 0) if r.id != "dead"]
+        assert sorted(r.status for r in orphan_runs) == ["skipped", "succeeded"]

@@ -6,7 +6,8 @@ with the store's compare-and-set: several schedulers may tick at once, one wins.
 An occurrence older than ``missed_grace_seconds`` (the schedulers were down) is
 missed: with ``skip`` it is recorded as skipped, with ``catch_up_once`` it runs once
 (the claim jumps straight past all missed occurrences, so never more than once).
-With overlap ``skip`` an occurrence whose job still has a run in progress is skipped.
+With overlap ``skip`` an occurrence whose job still has a run in progress is skipped
+(a run older than its timeout + 5 s no longer counts: its scheduler died).
 Runs happen in tasks, so a long job never delays the tick. Manual runs ("run now")
 are queued rows any scheduler claims.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -32,6 +33,9 @@ from dbify.workers.base import Worker
 __all__ = ["Scheduler", "next_occurrence"]
 
 _log = logging.getLogger("dbify.scheduler")
+# A run is abandoned after its timeout plus this (``_execute``'s wait_for): a row still
+# "running" beyond that was left by a scheduler that died.
+_RUN_GRACE_SECONDS = 5.0
 
 
 def next_occurrence(schedule: str, timezone: str, after: datetime) -> datetime:
@@ -73,7 +77,9 @@ class Scheduler(Worker):
             missed = (now - occurrence).total_seconds() > self._settings.missed_grace_seconds
             if missed and job.missed_policy == "skip":
                 await self._record_skip(job, occurrence, now, "missed (schedulers were down)")
-            elif job.overlap_policy == "skip" and await self._store.running(job.id):
+            elif job.overlap_policy == "skip" and await self._store.running(
+                job.id, now - timedelta(seconds=job.timeout_seconds + _RUN_GRACE_SECONDS)
+            ):
                 await self._record_skip(job, occurrence, now, "previous run still running")
             else:
                 run = self._new_run(job, "schedule", occurrence, "running", now)
@@ -131,7 +137,7 @@ class Scheduler(Worker):
                     timeout_seconds=job.timeout_seconds,
                     limit=limit,
                 ),
-                job.timeout_seconds + 5,
+                job.timeout_seconds + _RUN_GRACE_SECONDS,
             )
         except ActionFailed as exc:
             error = str(exc)

@@ -116,9 +116,13 @@ class CronStore:
         async with self._engine.begin() as conn:
             await conn.execute(cron_runs.insert().values(**values))
 
-    async def running(self, job_id: str) -> bool:
+    async def running(self, job_id: str, started_after: datetime) -> bool:
+        """Whether a run of the job started after ``started_after`` is still running (an
+        older "running" row is a dead scheduler's: it must not block the job forever)."""
         query = sa.select(sa.func.count()).where(
-            cron_runs.c.job_id == job_id, cron_runs.c.status == "running"
+            cron_runs.c.job_id == job_id,
+            cron_runs.c.status == "running",
+            cron_runs.c.started_at > started_after,
         )
         async with self._engine.connect() as conn:
             return bool((await conn.execute(query)).scalar_one())
