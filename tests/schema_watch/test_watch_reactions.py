@@ -1,6 +1,7 @@
 """Issue 7's reactions: a stale-schema error triggers a re-check at once; the watcher is
 installed/removed through the management API (roles checked) and switches mode at once;
-emails go to owners unless opted out and to subscribed members, through the mail worker.
+emails go to owners unless opted out and to subscribed members, through the mail worker;
+a real DDL reaches a webhook endpoint as a signed ``schema.changed`` (the event bus).
 
 Real PostgreSQL (the watcher's own connection) and a real SMTP server (aiosmtpd).
 """
@@ -21,13 +22,16 @@ import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from standardwebhooks import Webhook
 
 from dbify.app import DbifyApp
 from dbify.backends.events import MemoryEventBus
 from dbify.backends.mail import ConsoleMailBackend, SmtpMailBackend
+from dbify.control.webhooks.runtime import start_webhooks
 from dbify.schema_watch import start_schema_watch, uninstall_watcher
-from dbify.settings import Settings
+from dbify.settings import Settings, WebhookSettings
 from tests.fixtures.control import PUBLIC_URL, open_control, sign_up_and_token
+from tests.fixtures.receiver import open_receiver
 
 pytestmark = pytest.mark.anyio
 
@@ -278,3 +282,45 @@ async def _true(value: bool) -> bool:
 
 async def _equal(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
+
+
+async def test_a_real_schema_change_reaches_a_webhook_through_the_event_bus(
+    url: str, tmp_path: Path
+) -> None:
+    ddl = await asyncpg.connect(url)
+    await ddl.execute("CREATE TABLE items (id int PRIMARY KEY)")
+    settings = _settings(tmp_path, poll_seconds=0.5).model_copy(
+        update={"webhooks": WebhookSettings(allowed_hosts=("127.0.0.1/32",), poll_seconds=0.05)}
+    )
+    async with open_receiver() as receiver, open_control(settings) as control:
+        owner = {"authorization": f"Bearer {await sign_up_and_token(control.api, 'o@x.io')}"}
+        created = await control.api.post(
+            "/projects", json={"name": "shop", "database_url": url}, headers=owner
+        )
+        project_id = created.json()["id"]
+        hook = await control.api.post(
+            f"/projects/{project_id}/webhooks",
+            json={"url": receiver.script("/hook", [200]), "events": ["schema.changed"]},
+            headers=owner,
+        )
+        assert hook.status_code == 201, hook.text
+        bus = MemoryEventBus()
+        webhooks = await start_webhooks(control.plane, bus, run_worker=True)
+        watch = await start_schema_watch(
+            control.plane, bus, ConsoleMailBackend(io.StringIO()), "https://dash.test"
+        )
+        try:
+            watcher = watch.watcher(project_id)
+            assert watcher is not None
+            await _wait_until(lambda: _true(watcher.mode == "poll"))
+            await ddl.execute("ALTER TABLE items ADD COLUMN sku text")
+            (received,) = await receiver.wait_for("/hook", within=10)
+        finally:
+            await watch.stop()
+            await webhooks.stop()
+            await bus.close()
+    await ddl.close()
+    message = Webhook(hook.json()["secret"]).verify(received.body, received.headers)
+    assert message["type"] == "schema.changed"
+    assert message["data"]["project_id"] == project_id
+    assert [c["subject"] for c in message["data"]["changes"]] == ["public.items.sku"]
