@@ -29,7 +29,19 @@ pytestmark = [
     pytest.mark.anyio,
     pytest.mark.skipif(shutil.which("rabbitmq-server") is None, reason="needs rabbitmq-server"),
 ]
-PORT = 5679
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+# Ports and node name of this run only: a fixed port let a concurrent run's node take
+# the port while this one was stopped, and its publisher reconnected to that node.
+PORT, DIST_PORT = _free_port(), _free_port()
+NODE = f"dbifytest{PORT}@localhost"
 URL = f"amqp://guest:guest@127.0.0.1:{PORT}/"
 
 
@@ -42,7 +54,7 @@ def _port_open() -> bool:
 
 
 class Broker:
-    """One RabbitMQ node (``dbifytest@localhost``) whose data survives a restart."""
+    """One RabbitMQ node (``NODE``) whose data survives a restart."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
@@ -55,8 +67,8 @@ class Broker:
         self.env = {
             **os.environ,
             "RABBITMQ_NODE_PORT": str(PORT),
-            "RABBITMQ_DIST_PORT": str(PORT + 20000),
-            "RABBITMQ_NODENAME": "dbifytest@localhost",
+            "RABBITMQ_DIST_PORT": str(DIST_PORT),
+            "RABBITMQ_NODENAME": NODE,
             "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
             "RABBITMQ_FEATURE_FLAGS_FILE": str(base / "feature_flags"),
             "RABBITMQ_LOG_BASE": str(base / "log"),
