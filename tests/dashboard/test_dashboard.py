@@ -11,6 +11,7 @@ each asserts what a user would see. Screenshots of every screen go to
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -226,6 +227,15 @@ def test_logs_show_api_calls_with_a_detail_drawer(session: Session) -> None:
     session.shot("09-log-detail")
     page.keyboard.press("Escape")
     assert drawer.is_hidden()
+    # The same by keyboard only: Enter on a focused row opens the drawer with focus on
+    # Close; Escape closes it and gives focus back to the row.
+    row.focus()
+    page.keyboard.press("Enter")
+    drawer.wait_for()
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Close details"
+    page.keyboard.press("Escape")
+    assert drawer.is_hidden()
+    assert page.evaluate("document.activeElement.dataset.requestId") == request_id
     page.get_by_label("Status").select_option("404")
     playwright_api.expect(page.locator("tbody tr").filter(has_not_text="404")).to_have_count(0)
     page.get_by_label("Status").select_option("2xx")
@@ -248,6 +258,21 @@ def test_analytics_charts_render(session: Session) -> None:
     page.get_by_role("button", name="24h").click()
     page.wait_for_url("**/analytics/24h")
     page.locator("#chart-requests canvas").wait_for()
+
+
+def _run_sql(session: Session, sql: str) -> None:
+    """Run SQL in the project's database (outside Dbify, as its owner would)."""
+
+    async def run() -> None:
+        connection = await asyncpg.connect(session.database_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    # Playwright's sync API owns this thread's event loop: run asyncpg in another thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, run).result()
 
 
 def test_schema_change_appears_with_breaking_highlight(session: Session) -> None:
@@ -282,6 +307,46 @@ def test_schema_change_appears_with_breaking_highlight(session: Session) -> None
     playwright_api.expect(page.locator("#watcher-installed")).to_have_text("installed")
     page.get_by_role("button", name="Uninstall event triggers").click()
     playwright_api.expect(page.locator("#watcher-installed")).to_have_text("not installed")
+
+
+def test_settings_limits_cors_rate_limits_are_saved_and_applied(session: Session) -> None:
+    page = session.page
+    page.goto(session.url(f"#/p/{session.project['id']}/settings"))
+    page.get_by_role("heading", name="Settings").wait_for()
+    page.get_by_label("Max rows per read").fill("2")
+    page.get_by_label("Statement timeout (ms)").fill("5000")
+    page.get_by_label("CORS origins").fill("https://app.example.com")
+    page.get_by_label("Per key (requests/s)").fill("50")
+    page.get_by_label("Burst (requests)").fill("100")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Saved.").wait_for()
+    session.shot("12-settings")
+    page.reload()
+    page.get_by_role("heading", name="Settings").wait_for()
+    assert page.get_by_label("Per key (requests/s)").input_value() == "50"
+    assert page.get_by_label("Per client IP (requests/s)").input_value() == ""
+    rest = f"{session.server.base_url}/p/{session.project['id']}/rest/v1"
+    with httpx.Client(headers={"apikey": session.project["service"]}) as client:
+        deadline = time.monotonic() + 10  # the data plane hears of the change by event
+        while len(client.get(f"{rest}/books").json()) != 2:
+            assert time.monotonic() < deadline, "max rows not applied"
+            time.sleep(0.2)
+        preflight = client.options(
+            f"{rest}/books",
+            headers={"origin": "https://evil.example.com", "access-control-request-method": "GET"},
+        )
+        assert "evil" not in preflight.headers.get("access-control-allow-origin", "")
+    # Back to no limit (later screens browse whole tables); a bad value is refused.
+    page.get_by_label("Max rows per read").fill("")
+    page.get_by_label("CORS origins").fill("*")
+    page.get_by_label("Per key (requests/s)").fill("")
+    page.get_by_label("Burst (requests)").fill("")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Saved.").wait_for()
+    page.get_by_label("Statement timeout (ms)").fill("-5")
+    page.get_by_label("Statement timeout (ms)").press("Enter")
+    assert page.get_by_label("Statement timeout (ms)").evaluate("e => !e.validity.valid")
+    page.get_by_label("Statement timeout (ms)").fill("10000")
 
 
 def test_project_tools_members_webhooks_cron_queries_search_lint_audit(session: Session) -> None:
@@ -348,12 +413,36 @@ def test_project_tools_members_webhooks_cron_queries_search_lint_audit(session: 
         assert answered.json()[0]["id"] == 3
     session.shot("16-saved-queries")
 
+    # Enough rows that the backfill lasts a few seconds: its progress bar is seen moving.
+    _run_sql(
+        session,
+        "INSERT INTO books (title, author_id) SELECT 'Generated volume ' || n || "
+        "CASE WHEN n % 1000 = 0 THEN ' on zeppelins' ELSE ' on gardens' END, "
+        "(SELECT min(id) FROM authors) FROM generate_series(1, 300000) AS n",
+    )
     page.goto(session.url(f"{base}/search"))
     page.get_by_label("Table").select_option("public.books")
     page.get_by_label("Text columns").fill("title:2")
     page.get_by_role("button", name="Create index").click()
-    page.get_by_role("table", name="Search indexes").get_by_text("public.books").wait_for()
+    indexes = page.get_by_role("table", name="Search indexes")
+    indexes.get_by_text("public.books").wait_for()
+    bar = page.get_by_role("progressbar", name="Backfill of books")
+    bar.wait_for()
+    playwright_api.expect(indexes).to_contain_text(re.compile(r"\d+ % · [\d,]+ / [\d,]+ rows"))
+    session.shot("17-search-building")
+    # The screen polls while building: it turns ready with no reload.
+    indexes.locator(".badge", has_text="ready").wait_for(timeout=120_000)
+    assert bar.count() == 0
+    assert re.search(r"\b300,\d{3}\b", indexes.inner_text())  # 300,000 + the fixture's
     session.shot("17-search")
+    curl = page.get_by_label("search curl example").inner_text()
+    url = curl.split('"')[3].replace("q=search+words", "q=zeppelins")
+    assert "/search/v1/books" in url
+    with httpx.Client(headers={"apikey": session.project["service"]}) as client:
+        found = client.get(url)
+        assert found.status_code == 200, found.text
+        assert len(found.json()["items"]) == 10
+        assert all("zeppelins" in i["row"]["title"] for i in found.json()["items"])
 
     page.goto(session.url(f"{base}/lint"))
     page.get_by_role("heading", name="Linter").wait_for()

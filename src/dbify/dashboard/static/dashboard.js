@@ -524,13 +524,18 @@
           h('button', { type: 'button', class: 'small', 'aria-label': 'Remove filter', onclick: () => { view.filters.splice(i, 1); drawFilters(); view.offset = 0; load(); } }, '✕'));
       }));
     }
+    // Changing order, direction and filters in quick succession starts several loads;
+    // only the latest may draw, or a slower earlier answer would show stale rows.
+    let latestLoad = 0;
     async function load() {
+      const ticket = ++latestLoad;
       snippetsBox.redraw();
       replace(grid, h('p', { class: 'muted' }, 'Loading rows…'));
       const headers = relation.schema_name !== defaultSchema ? { 'accept-profile': relation.schema_name } : {};
       let result;
       try { result = await api('GET', `/projects/${project.id}/rows/${encodeURIComponent(relation.name)}?${query()}`, undefined, { withHeaders: true, headers }); }
-      catch (error) { replace(grid, errorBox(error)); replace(pager); return; }
+      catch (error) { if (ticket === latestLoad) { replace(grid, errorBox(error)); replace(pager); } return; }
+      if (ticket !== latestLoad) return;
       const rows = result.data || [];
       const range = result.headers.get('content-range') || '';
       const total = Number(range.split('/')[1]);
@@ -574,10 +579,22 @@
   function openDrawer(title, content) {
     const close = h('button', { type: 'button', class: 'small', 'aria-label': 'Close details', onclick: closeDrawer }, '✕ Close');
     replace(drawer, h('header', {}, h('h2', { id: 'drawer-title' }, title), close), content);
-    drawer.hidden = false; drawer.dataset.opener = document.activeElement && document.activeElement.id || '';
+    // Keyboard users land on Close, and go back to what opened the drawer on closing.
+    drawerOpener = document.activeElement;
+    drawer.hidden = false;
     close.focus();
   }
-  function closeDrawer() { drawer.hidden = true; replace(drawer); }
+  let drawerOpener = null;
+  function closeDrawer() {
+    drawer.hidden = true; replace(drawer);
+    // A live table may have redrawn the opening row meanwhile: find its successor.
+    let back = drawerOpener;
+    if (back && !back.isConnected && back.dataset && back.dataset.requestId) {
+      back = document.querySelector(`tr[data-request-id="${CSS.escape(back.dataset.requestId)}"]`);
+    }
+    if (back && back.isConnected) back.focus();
+    drawerOpener = null;
+  }
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !drawer.hidden) closeDrawer(); });
   async function logsScreen(id, projectLoad) {
     const namesLoad = keyNames(id); // in parallel with the first page of logs
@@ -799,6 +816,12 @@
     const cors = h('input', { name: 'cors_origins', value: c.cors_origins.join(', ') });
     const unfiltered = h('input', { type: 'checkbox', name: 'allow_unfiltered_writes', checked: c.allow_unfiltered_writes });
     const anonRole = h('input', { name: 'anon_role', value: c.anon_role || '', placeholder: '(read-only, connecting role)' });
+    // Rate limits: empty means the instance's default (sent as null, which clears it).
+    const rate = (field, step) => h('input', { type: 'number', min: step, step, name: field, value: c[field] === null ? '' : String(c[field]), placeholder: 'instance default' });
+    const perKey = rate('rate_limit_per_key', '0.1');
+    const perIp = rate('rate_limit_per_ip', '0.1');
+    const burst = rate('rate_limit_burst', '1');
+    const numberOrNull = (input) => (input.value ? Number(input.value) : null);
     const name = h('input', { name: 'name', value: project.name, required: true });
     const form = h('form', { class: 'stack panel', onsubmit: async (event) => {
       event.preventDefault(); replace(feedback);
@@ -808,6 +831,7 @@
           statement_timeout_ms: Number(timeout.value), pool_size: Number(pool.value),
           cors_origins: cors.value.split(',').map((s) => s.trim()).filter(Boolean),
           allow_unfiltered_writes: unfiltered.checked, anon_role: anonRole.value.trim() || null,
+          rate_limit_per_key: numberOrNull(perKey), rate_limit_per_ip: numberOrNull(perIp), rate_limit_burst: numberOrNull(burst),
         });
         replace(feedback, h('div', { class: 'alert ok' }, 'Saved.'));
       } catch (error) { replace(feedback, errorBox(error)); }
@@ -820,6 +844,13 @@
     h('label', {}, 'CORS origins', h('span', { class: 'hint' }, 'Comma-separated; * allows any'), cors),
     h('label', {}, 'Role of the anon key', anonRole),
     h('label', { class: 'inline' }, h('span', {}, unfiltered, ' Allow PATCH and DELETE without a filter')),
+    h('h2', {}, 'Rate limits'),
+    h('div', { class: 'inline' },
+      h('label', {}, 'Per key (requests/s)', h('span', { class: 'hint' }, 'Empty: instance default'), perKey),
+      h('label', {}, 'Per client IP (requests/s)', h('span', { class: 'hint' }, 'Empty: instance default'), perIp),
+      h('label', {}, 'Burst (requests)', h('span', { class: 'hint' }, 'Token bucket size'), burst)),
+    h('p', { class: 'muted small' }, 'Email notifications (schema changes) are chosen by each member on their ',
+      h('a', { href: '#/account' }, 'account page'), '.'),
     feedback, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save settings')));
     const danger = h('div', { class: 'panel' }, h('h2', {}, 'Danger zone'),
       h('p', { class: 'muted' }, 'Deleting the project revokes its keys and stops its API. The database itself is not touched.'),

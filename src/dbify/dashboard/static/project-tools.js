@@ -207,9 +207,18 @@
       toast('Index created; building'); refresh();
     });
     const states = { ready: 'ok', building: 'warn', failed: 'bad' };
-    const rows = indexes.map((i) => h('tr', { 'data-index-id': i.id },
+    // A building index shows a progress bar (rows read of the total); the table polls
+    // every second while any index builds, and stops when none does or on leaving.
+    function stateCell(i) {
+      const p = i.progress;
+      const bar = i.state === 'building' ? h('div', { class: 'progress-row' },
+        h('progress', { max: '100', value: p ? String(p.percent) : '0', 'aria-label': `Backfill of ${i.table}` }),
+        h('span', { class: 'muted small' }, p ? `${p.percent.toFixed(0)} % · ${fmtNum(p.rows_done)} / ${fmtNum(p.rows_total)} rows` : 'counting rows…')) : null;
+      return h('td', {}, badge(i.state, states[i.state]), bar, i.last_error ? h('div', { class: 'muted small' }, i.last_error) : null);
+    }
+    const row = (i) => h('tr', { 'data-index-id': i.id },
       h('td', { class: 'mono' }, `${i.schema}.${i.table}`), h('td', { class: 'mono cell' }, Object.entries(i.text_columns).map(([c, w]) => `${c}:${w}`).join(', ')),
-      h('td', {}, badge(i.state, states[i.state]), i.last_error ? h('div', { class: 'muted small' }, i.last_error) : null),
+      stateCell(i),
       h('td', { class: 'num' }, fmtNum(i.rows_indexed)), h('td', { class: 'muted' }, i.lag_seconds === null ? '—' : `${Math.round(i.lag_seconds)} s`),
       h('td', {}, i.semantic ? 'yes' : 'no'),
       h('td', {}, h('div', { class: 'actions' },
@@ -217,11 +226,28 @@
         button('Delete', async () => {
           if (!confirm(`Delete the search index on ${i.table}?`)) return;
           await api('DELETE', `/projects/${project.id}/search-indexes/${i.id}`); refresh();
-        }, 'danger')))));
-    const example = indexes[0] ? codeBlock(`curl -H "apikey: $DBIFY_KEY" \\\n  "${project.rest_url}/${indexes[0].table}?q=search+words"`, 'search curl example') : null;
+        }, 'danger'))));
+    const body = h('tbody');
+    let timer = null;
+    let left = false;  // a poll answered after leaving the screen must not start another
+    D.onCleanup(() => { left = true; clearTimeout(timer); });
+    function fill(list) {
+      if (left) return;
+      replace(body, list.length ? list.map(row) : h('tr', {}, h('td', { colspan: '7' }, emptyState('No search indexes', 'Create one above.'))));
+      if (list.some((i) => i.state === 'building')) {
+        timer = setTimeout(async () => {
+          try { fill(await api('GET', `/projects/${project.id}/search-indexes`)); } catch (_) { timer = setTimeout(() => fill(list), 3000); }
+        }, 1000);
+      }
+    }
+    fill(indexes);
+    // Search has its own endpoint beside the data API: /p/{id}/search/v1/{table}.
+    const searchUrl = project.rest_url.replace(/\/rest\/v1\/?$/, '/search/v1');
+    const example = indexes[0] ? codeBlock(`curl -H "apikey: $DBIFY_KEY" \\\n  "${searchUrl}/${indexes[0].table}?q=search+words&limit=10"`, 'search curl example') : null;
     return [head('Search', 'Full-text (and optionally semantic) search over a table, kept in sync with writes.'),
       h('div', { class: 'panel' }, h('h2', {}, 'New index'), create),
-      table('Search indexes', ['Table', 'Text columns', 'State', 'Rows', 'Lag', 'Semantic', 'Actions'], rows, emptyState('No search indexes', 'Create one above.')),
+      h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Search indexes' },
+        h('thead', {}, h('tr', {}, ['Table', 'Text columns', 'State', 'Rows', 'Lag', 'Semantic', 'Actions'].map((c) => h('th', {}, c)))), body)),
       example ? h('div', { class: 'panel' }, h('h2', {}, 'Query it'), example) : null];
   }
 
