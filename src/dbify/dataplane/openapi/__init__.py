@@ -117,6 +117,12 @@ def build_openapi(
         paths["/rpc" + _path(qualified.name)] = function_path_item(
             callable_overloads, snapshot, relation_keys, operation_ids
         )
+        # Every operation's tag is declared (Spectral: operation-tag-defined).
+        rpc_tag: JsonObject = {"name": f"(rpc) {qualified.name}"}
+        if callable_overloads[0].description:
+            rpc_tag["description"] = callable_overloads[0].description
+        tags.append(rpc_tag)
+    tags.insert(0, {"name": "Introspection", "description": "The API's own description."})
     schemas[error_key] = error_schema()
 
     return {
@@ -153,6 +159,8 @@ def _root_path_item() -> JsonObject:
             "tags": ["Introspection"],
             "operationId": "openapi",
             "summary": "This OpenAPI document",
+            "description": "Tables, views and functions this key's role may use; "
+            "`Accept-Profile` picks another exposed schema.",
             "parameters": [{"$ref": "#/components/parameters/acceptProfile"}],
             "responses": {
                 "200": {
