@@ -46,7 +46,8 @@ SELECT
   concat('k', toString(intHash32(number + 11) % 8)) AS key_id,
   'anon' AS role,
   '10.0.0.0' AS client_ip,
-  'bench' AS user_agent
+  'bench' AS user_agent,
+  intHash32(number + 13) % 200 AS queue_us
 FROM numbers({events})
 """
 

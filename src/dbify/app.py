@@ -30,6 +30,7 @@ from dbify.dataplane.pipeline import RawRequest, handle_data_request
 from dbify.dataplane.project import ProjectDirectory
 from dbify.dataplane.respond import ApiResponse, respond_error
 from dbify.dataplane.stale import signals_stale_schema
+from dbify.dataplane.timing import RequestTiming, current_timing
 from dbify.docs import asset, docs_page
 from dbify.errors import Codes, DbifyError
 from dbify.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -179,13 +180,21 @@ class DbifyApp:
             response = await handle_data_request(project, request, self.changes)
             elapsed = perf_counter_ns() - started
         else:
-            # Hot path: two clock reads and a list append; the publisher does the rest.
+            # Hot path: clock reads and a list append; the publisher does the rest. The
+            # timing collects the pool wait and database time (execute._connection).
             ids = recorder.new_request_id(headers)
+            timing = RequestTiming()
+            token = current_timing.set(timing)
             wall_us, started = time_ns() // 1000, perf_counter_ns()
-            response = await handle_data_request(project, request, self.changes)
+            try:
+                response = await handle_data_request(project, request, self.changes)
+            finally:
+                current_timing.reset(token)
             response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
             elapsed = perf_counter_ns() - started
-            recorder.record(project, ids, wall_us, elapsed, scope, headers, data_path, response)
+            recorder.record(
+                project, ids, wall_us, elapsed, timing, scope, headers, data_path, response
+            )
         if (
             data_path in ("", "/")
             and method == "GET"

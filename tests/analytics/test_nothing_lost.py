@@ -20,6 +20,7 @@ from dbify.analytics.spool import Spool
 from dbify.backends.analytics.chdb_store import ChdbStore
 from dbify.backends.queue.redis_streams import RedisStreamQueue
 from dbify.dataplane.respond import ApiResponse
+from dbify.dataplane.timing import RequestTiming
 from dbify.workers.request_log import RequestLogWorker
 
 pytestmark = [
@@ -65,7 +66,9 @@ def _record(recorder: RequestRecorder, count: int) -> None:
         ids = recorder.new_request_id({})
         scope = {"method": "GET", "query_string": b"id=eq.1", "client": ("10.1.2.3", 1)}
         response = ApiResponse(200, b"[]", [(b"content-range", b"0-0/*")])
-        recorder.record(_PROJECT, ids, int(time.time() * 1e6), 1000, scope, {}, "/t", response)
+        recorder.record(
+            _PROJECT, ids, int(time.time() * 1e6), 1000, RequestTiming(), scope, {}, "/t", response
+        )
 
 
 async def test_broker_outage_spools_then_delivers_everything(

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from dbify.analytics.event import decode_batch, encode_rows
 from dbify.analytics.recorder import RequestRecorder
 from dbify.dataplane.respond import ApiResponse
+from dbify.dataplane.timing import RequestTiming
 
 _KEY = SimpleNamespace(id="k1", role="", kind="anon")
 _KEYS = SimpleNamespace(verify=lambda presented: _KEY if presented == "secret" else None)
@@ -17,12 +18,14 @@ def test_entries_hold_plain_values_and_rows_decode_to_events() -> None:
     recorder = RequestRecorder(capacity=10)
     headers = {"authorization": "Bearer secret", "user-agent": "ua"}
     scope = {"method": "GET", "query_string": b"email=eq.bob%40x.io&select=id", "client": ("203.0.113.7", 1)}  # fmt: skip
-    response = ApiResponse(
-        200, b"[1]", [(b"content-range", b"0-0/*"), (b"server-timing", b"db;dur=0.5")]
-    )
+    response = ApiResponse(200, b"[1]", [(b"content-range", b"0-0/*")])
+    timing = RequestTiming()
+    timing.db_ns, timing.queue_ns = 500_000, 30_000
     ids = recorder.new_request_id(headers)
-    recorder.record(_PROJECT, ids, 1_000, 2_500_000, scope, headers, "/orders", response)
-    recorder.record(_PROJECT, ids, 1_000, 1_000, scope, {"apikey": "nope"}, "/", response)
+    recorder.record(_PROJECT, ids, 1_000, 2_500_000, timing, scope, headers, "/orders", response)
+    recorder.record(
+        _PROJECT, ids, 1_000, 1_000, RequestTiming(), scope, {"apikey": "nope"}, "/", response
+    )
     for entry in recorder._entries:
         assert all(isinstance(v, str | int | bytes | None) or v is _KEYS for v in entry)
     body = encode_rows(recorder.drain(10))
@@ -32,5 +35,6 @@ def test_entries_hold_plain_values_and_rows_decode_to_events() -> None:
     assert (first.event_id, first.request_id, first.target, first.path) == (ids[0], ids[0], "orders", "/orders")  # fmt: skip
     assert (first.query_shape, first.client_ip) == ("email=eq.?&select=id", "203.0.113.0")
     assert (first.rows, first.db_us, first.duration_us, first.response_bytes) == (1, 500, 2500, 3)
+    assert (first.queue_us, second.queue_us, second.db_us) == (30, 0, 0)
     assert (first.key_id, first.role, first.user_agent) == ("k1", "anon", "ua")
     assert (second.key_id, second.target, second.path) == ("invalid", "", "/")

@@ -8,11 +8,12 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from dbify.analytics.event import RequestLog, count_events, decode_batch, encode_batch, encode_rows
 from dbify.backends.analytics import AnalyticsStore, literal
-from dbify.backends.analytics.base import JsonBatchInsert
+from dbify.backends.analytics.base import COLUMNS, JsonBatchInsert, create_table_sql
 
 pytestmark = pytest.mark.anyio
 # Recent events: older ones would be removed by the 30-day TTL on the first merge.
@@ -103,26 +104,87 @@ async def test_json_batches_insert_like_events(store: AnalyticsStore) -> None:
 
 
 async def test_row_batches_derive_event_fields(store: AnalyticsStore) -> None:
-    """Version-2 messages (``encode_rows``, what the publisher sends) store complete events."""
+    """Version-3 messages (``encode_rows``, what the publisher sends) store complete events,
+    and version-2 ones (raw Server-Timing, no queue time: a spool may hold them across an
+    upgrade) still do."""
     rows = [
         [f"r{i}", BASE_US + i, "p1", f"r{i}", "GET", "/orders", "id=eq.?", 200, "", 100,
-         "db;dur=1.5", "0-9/*", 12, "k1", "anon", "10.0.0.0", "ua"]
+         1500, 40, "0-9/*", 12, "k1", "anon", "10.0.0.0", "ua"]
         for i in range(3)
     ]  # fmt: skip
     body = encode_rows(rows)
     assert count_events(body) == 3
     events = decode_batch(body)
     assert (events[0].target, events[0].rows, events[0].db_us) == ("orders", 10, 1500)
+    assert events[0].queue_us == 40
+    old = orjson.dumps({"v": 2, "n": 1, "rows": [
+        ["v2", BASE_US, "p1", "v2", "GET", "/orders", "", 200, "", 100, "db;dur=2.5", "0-0/*",
+         12, "k1", "anon", "10.0.0.0", "ua"]]})  # fmt: skip
+    assert count_events(old) == 1
+    assert (decode_batch(old)[0].db_us, decode_batch(old)[0].queue_us) == (2500, 0)
     if isinstance(store, JsonBatchInsert):
-        await store.insert_json_batches([body, encode_batch([event(7)])])
-        expected = [(4, 30 + event(7).rows, 4500 + event(7).db_us)]
+        await store.insert_json_batches([body, encode_batch([event(7)]), old])
+        expected = [(5, 31 + event(7).rows, 7000 + event(7).db_us, 120)]
     else:
-        await store.insert(events)
-        expected = [(3, 30, 4500)]
-    sql = "SELECT count(), sum(rows), sum(db_us) FROM {db}.request_log FINAL"
+        await store.insert(events + decode_batch(old))
+        expected = [(4, 31, 7000, 120)]
+    sql = "SELECT count(), sum(rows), sum(db_us), sum(queue_us) FROM {db}.request_log FINAL"
     assert await store.select(sql) == expected
     targets = "SELECT DISTINCT target FROM {db}.request_log FINAL WHERE event_id LIKE 'r%'"
     assert await store.select(targets) == [("orders",)]
+
+
+@pytest.mark.parametrize(
+    "kind", ["chdb", pytest.param("clickhouse", marks=pytest.mark.needs_server("clickhouse"))]
+)
+async def test_tables_of_an_earlier_release_gain_new_columns(tmp_path: Path, kind: str) -> None:
+    """A table created before ``queue_us`` existed gets it when a store opens it; its old
+    rows read 0 and new events keep their value."""
+    old_ddl = create_table_sql("{table}", None).replace(",\n  queue_us UInt64", "")
+    assert "queue_us" not in old_ddl
+    old_row = ("o1", BASE_US, "p1", "o1", "GET", "/orders", "orders", "", 200, "", 5, 1, 1, 2,
+               "k1", "anon", "", "ua")  # fmt: skip
+    columns = ", ".join(name for name in COLUMNS if name != "queue_us")
+    opened: AnalyticsStore
+    if kind == "chdb":
+        from chdb import session as chdb_session
+
+        from dbify.backends.analytics.chdb_store import ChdbStore
+
+        earlier = chdb_session.Session(str(tmp_path / "chdb"))  # type: ignore[no-untyped-call]
+        earlier.query("CREATE DATABASE IF NOT EXISTS dbify")  # type: ignore[no-untyped-call]
+        earlier.query(old_ddl.format(table="dbify.request_log"))  # type: ignore[no-untyped-call]
+        values = ", ".join(literal(value) for value in old_row)
+        earlier.query(f"INSERT INTO dbify.request_log ({columns}) VALUES ({values})")  # type: ignore[no-untyped-call]
+        earlier.close()  # type: ignore[no-untyped-call]
+        opened = ChdbStore(tmp_path / "chdb", retention_days=30)
+        drop = None
+    else:
+        if not _server_up():
+            pytest.skip("needs a ClickHouse server on 127.0.0.1:9000")
+        from clickhouse_driver import Client
+
+        from dbify.backends.analytics.clickhouse import ClickHouseStore
+
+        database = f"dbify_test_{os.urandom(3).hex()}"
+        client = Client.from_url(CLICKHOUSE_URL.rsplit("/", 1)[0])
+        client.execute(f"CREATE DATABASE {database}")
+        client.execute(old_ddl.format(table=f"{database}.request_log"))
+        client.execute(f"INSERT INTO {database}.request_log ({columns}) VALUES", [old_row])
+        client.disconnect()
+        opened = ClickHouseStore(CLICKHOUSE_URL, database=database, retention_days=30)
+        drop = "DROP DATABASE IF EXISTS {db}"
+    try:
+        fresh = RequestLog(**{**event(1).to_dict(), "queue_us": 77})
+        await opened.insert([fresh])
+        rows = await opened.select(
+            "SELECT event_id, queue_us FROM {db}.request_log FINAL ORDER BY event_id"
+        )
+        assert rows == [("e1", 77), ("o1", 0)]
+    finally:
+        if drop is not None:
+            await opened.select(drop)
+        await opened.close()
 
 
 async def test_queries_filter_by_project_and_time(store: AnalyticsStore) -> None:
@@ -145,7 +207,7 @@ from dbify.backends.analytics.chdb_store import ChdbStore
 async def main():
     store = ChdbStore(Path(sys.argv[1]))
     fields = dict.fromkeys(RequestLog.__dataclass_fields__, "")
-    numbers = ("status", "duration_us", "db_us", "rows", "response_bytes")
+    numbers = ("status", "duration_us", "db_us", "rows", "response_bytes", "queue_us")
     fields.update(dict.fromkeys(numbers, 0), event_id="e", timestamp_us=int(sys.argv[2]))
     await store.insert([RequestLog(**fields)])
     rows = await store.select(

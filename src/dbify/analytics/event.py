@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import unquote_plus
@@ -27,6 +28,8 @@ __all__ = [
     "encode_batch",
     "encode_rows",
     "event_values",
+    "event_values_v2",
+    "message_values",
     "shape_of_query",
     "target_of_path",
 ]
@@ -61,13 +64,16 @@ class RequestLog:
     role: str
     client_ip: str
     user_agent: str
+    # Last, with a default: added after the first release (events of older messages and
+    # tables have none), see ``backends.analytics.base.MIGRATIONS``.
+    queue_us: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestLog:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 def encode_batch(events: list[RequestLog]) -> bytes:
@@ -79,9 +85,11 @@ def encode_batch(events: list[RequestLog]) -> bytes:
     return orjson.dumps(events)
 
 
-# A version-2 message: {"v":2,"n":<events>,"rows":[[...ROW_FIELDS...], ...]}. The serving
+# A version-3 message: {"v":3,"n":<events>,"rows":[[...ROW_FIELDS...], ...]}. The serving
 # process builds rows from the recorder's tuples and serialises a whole batch with one
 # orjson call; the consumer (worker, chDB child) derives the remaining event fields.
+# Version 2 (still read: a spool may hold it across an upgrade) had the raw Server-Timing
+# header where version 3 has ``db_us``, and no ``queue_us``.
 ROW_FIELDS: tuple[str, ...] = (
     "event_id",
     "timestamp_us",
@@ -93,7 +101,8 @@ ROW_FIELDS: tuple[str, ...] = (
     "status",
     "error_code",
     "duration_us",
-    "server_timing",  # raw Server-Timing header -> db_us
+    "db_us",
+    "queue_us",
     "content_range",  # raw Content-Range header -> rows
     "response_bytes",
     "key_id",
@@ -101,12 +110,13 @@ ROW_FIELDS: tuple[str, ...] = (
     "client_ip",
     "user_agent",
 )
-_ROWS_PREFIX = b'{"v":2,"n":'
+_ROWS_PREFIXES = (b'{"v":3,"n":', b'{"v":2,"n":')
+_ROWS_PREFIX_LENGTH = len(_ROWS_PREFIXES[0])
 
 
 def encode_rows(rows: list[list[Any]]) -> bytes:
-    """One version-2 queue message of ``ROW_FIELDS`` rows (one orjson call, C speed)."""
-    return orjson.dumps({"v": 2, "n": len(rows), "rows": rows})
+    """One version-3 queue message of ``ROW_FIELDS`` rows (one orjson call, C speed)."""
+    return orjson.dumps({"v": 3, "n": len(rows), "rows": rows})
 
 
 def count_events(body: bytes) -> int | None:
@@ -115,8 +125,8 @@ def count_events(body: bytes) -> int | None:
     >>> count_events(encode_rows([])), count_events(b"[]"), count_events(b"{}")
     (0, 0, None)
     """
-    if body.startswith(_ROWS_PREFIX):
-        count = body[len(_ROWS_PREFIX) : body.find(b",", len(_ROWS_PREFIX))]
+    if body.startswith(_ROWS_PREFIXES):
+        count = body[_ROWS_PREFIX_LENGTH : body.find(b",", _ROWS_PREFIX_LENGTH)]
         return int(count) if count.isdigit() else None
     if body == b"[]" or (body.startswith(b'[{"event_id":') and body.endswith(b"}]")):
         # "event_id": occurs once per event and never inside a JSON string (its quotes
@@ -126,21 +136,23 @@ def count_events(body: bytes) -> int | None:
 
 
 def decode_batch(body: bytes) -> list[RequestLog]:
-    """The events of a message: version 2 (rows) or version 1 (a JSON array of events)."""
+    """The events of a message: versions 2 and 3 (rows) or 1 (a JSON array of events)."""
     data = orjson.loads(body)
     if isinstance(data, dict):
-        return [_event_of_row(row) for row in data["rows"]]
+        values = event_values if data["v"] == 3 else event_values_v2
+        return [RequestLog(*values(row)) for row in data["rows"]]
     return [RequestLog.from_dict(item) for item in data]
 
 
-def _event_of_row(row: list[Any]) -> RequestLog:
-    return RequestLog(*event_values(row))
+def message_values(data: dict[str, Any]) -> Iterator[list[Any]]:
+    """The event values (``RequestLog`` field order) of a decoded version-2/3 message."""
+    return map(event_values if data["v"] == 3 else event_values_v2, data["rows"])
 
 
 def event_values(row: list[Any]) -> list[Any]:
-    """A ``ROW_FIELDS`` row as the values of a ``RequestLog``, in field order."""
+    """A version-3 ``ROW_FIELDS`` row as the values of a ``RequestLog``, in field order."""
     (event_id, timestamp_us, project_id, request_id, method, path, query_shape, status,
-     error_code, duration_us, server_timing, content_range, response_bytes, key_id, role,
+     error_code, duration_us, db_us, queue_us, content_range, response_bytes, key_id, role,
      client_ip, user_agent) = row  # fmt: skip
     return [
         event_id,
@@ -154,16 +166,30 @@ def event_values(row: list[Any]) -> list[Any]:
         status,
         error_code,
         duration_us,
-        db_time_us(server_timing),
+        db_us,
         rows_of_range(content_range),
         response_bytes,
         key_id,
         role,
         client_ip,
         user_agent,
+        queue_us,
     ]
 
 
+def event_values_v2(row: list[Any]) -> list[Any]:
+    """A version-2 row (raw ``Server-Timing`` instead of ``db_us``, no ``queue_us``)."""
+    (event_id, timestamp_us, project_id, request_id, method, path, query_shape, status,
+     error_code, duration_us, server_timing, content_range, response_bytes, key_id, role,
+     client_ip, user_agent) = row  # fmt: skip
+    return event_values(
+        [event_id, timestamp_us, project_id, request_id, method, path, query_shape, status,
+         error_code, duration_us, db_time_us(server_timing), 0, content_range, response_bytes,
+         key_id, role, client_ip, user_agent]
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1024)
 def rows_of_range(content_range: str) -> int:
     """Rows from ``Content-Range: 0-9/100`` (10) or ``*/0`` (0).
 
@@ -233,6 +259,7 @@ def shape_of_query(query_string: str) -> str:
     return "&".join(parts)
 
 
+@functools.lru_cache(maxsize=4096)
 def target_of_path(path: str) -> str:
     """The table, view or ``rpc/function`` a data path names ('' for the root).
 

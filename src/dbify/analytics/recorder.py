@@ -26,6 +26,7 @@ import orjson
 
 from dbify.analytics.event import IpAnonymisation, anonymise_ip, shape_of_query
 from dbify.dataplane.respond import ApiResponse
+from dbify.dataplane.timing import RequestTiming
 
 __all__ = ["RequestRecorder"]
 
@@ -69,6 +70,7 @@ class RequestRecorder:
         ids: tuple[str, str],
         started_us: int,
         duration_ns: int,
+        timing: RequestTiming,
         scope: Mapping[str, Any],
         headers: Mapping[str, str],
         path: str,
@@ -78,11 +80,9 @@ class RequestRecorder:
         if len(self._entries) >= self.capacity:
             self.dropped += 1
             return
-        timing = span = b""
+        span = b""
         for name, value in response.headers:
-            if name == b"server-timing":
-                timing = value
-            elif name == b"content-range":
+            if name == b"content-range":
                 span = value
         status, body = response.status, response.body
         client = scope.get("client")
@@ -99,7 +99,8 @@ class RequestRecorder:
                 status,
                 body if status >= 400 else b"",
                 duration_ns,
-                timing,
+                timing.db_ns,
+                timing.queue_ns,
                 span,
                 len(body),
                 project.keys,
@@ -127,7 +128,8 @@ class RequestRecorder:
                 status,
                 _error_code(status, error_body),
                 duration_ns // 1000,
-                timing.decode("latin-1"),
+                db_ns // 1000,
+                queue_ns // 1000,
                 span.decode("latin-1"),
                 response_bytes,
                 *_key_of(keys, apikey, authorization),
@@ -145,7 +147,8 @@ class RequestRecorder:
                 status,
                 error_body,
                 duration_ns,
-                timing,
+                db_ns,
+                queue_ns,
                 span,
                 response_bytes,
                 keys,

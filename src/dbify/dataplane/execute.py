@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter_ns
 from types import TracebackType
 
 import asyncpg
@@ -29,6 +30,7 @@ from dbify.auth.principal import Principal
 from dbify.dataplane.connections import connection_ready
 from dbify.dataplane.project import Project
 from dbify.dataplane.sql.statement import ReadStatement, Statement
+from dbify.dataplane.timing import current_timing
 from dbify.errors import Codes, DatabaseError, DbifyError, ErrorKind
 
 _Connection = asyncpg.Connection | PoolConnectionProxy
@@ -107,7 +109,7 @@ class _connection:  # lower case: used like the function it replaced, `async wit
     ``@asynccontextmanager``: it runs on every request, and the generator machinery
     showed in profiles."""
 
-    __slots__ = ("_context",)
+    __slots__ = ("_acquired", "_context", "_timing")
 
     def __init__(self, project: Project) -> None:
         pool = project.pool
@@ -116,12 +118,21 @@ class _connection:  # lower case: used like the function it replaced, `async wit
         if type(pool) is asyncpg.Pool and connection_ready(pool):
             timeout = None
         self._context = pool.acquire(timeout=timeout)
+        self._timing = current_timing.get()
+        self._acquired = 0
 
     async def __aenter__(self) -> _Connection:
+        timing = self._timing
+        started = perf_counter_ns() if timing is not None else 0
         try:
             conn: _Connection = await self._context.__aenter__()
         except (TimeoutError, *_UNREACHABLE) as exc:
+            if timing is not None:
+                timing.queue_ns += perf_counter_ns() - started
             raise _unavailable(exc) from exc
+        if timing is not None:
+            self._acquired = perf_counter_ns()
+            timing.queue_ns += self._acquired - started
         return conn
 
     async def __aexit__(
@@ -130,6 +141,8 @@ class _connection:  # lower case: used like the function it replaced, `async wit
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self._timing is not None:
+            self._timing.db_ns += perf_counter_ns() - self._acquired
         try:
             await self._context.__aexit__(exc_type, exc, traceback)
         except (TimeoutError, *_UNREACHABLE) as error:

@@ -30,6 +30,7 @@ from dbify.dataplane.respond_call import respond_call
 from dbify.dataplane.respond_write import respond_write, write_check
 from dbify.dataplane.role_schema import snapshot_for_role
 from dbify.dataplane.sql.call import build_call
+from dbify.dataplane.timing import current_timing
 from dbify.dataplane.write_cache import Reparse
 from dbify.errors import Codes, DbifyError
 
@@ -111,6 +112,9 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
 def _timed(project: Project, response: ApiResponse, started: float) -> ApiResponse:
     if project.settings.server_timing:
         timing = f"total;dur={(perf_counter() - started) * 1000:.3f}"
+        spent = current_timing.get()
+        if spent is not None:  # measured when the request is logged (app.py)
+            timing += f", db;dur={spent.db_ns / 1e6:.3f}, queue;dur={spent.queue_ns / 1e6:.3f}"
         response.headers.append((b"server-timing", timing.encode()))
     return response
 

@@ -23,11 +23,14 @@ from dbify.analytics.event import RequestLog
 
 __all__ = [
     "COLUMNS",
+    "COLUMNS_SQL",
+    "MIGRATIONS",
     "AnalyticsStore",
     "AnalyticsUnavailable",
     "JsonBatchInsert",
     "create_table_sql",
     "literal",
+    "migrate_table_sql",
 ]
 
 COLUMNS: tuple[str, ...] = tuple(RequestLog.__dataclass_fields__)
@@ -37,6 +40,7 @@ _TYPES = {
     "status": "UInt16",
     "duration_us": "UInt64",
     "db_us": "UInt64",
+    "queue_us": "UInt64",
     "rows": "UInt64",
     "response_bytes": "UInt64",
 }
@@ -81,6 +85,29 @@ def create_table_sql(table: str, retention_days: int | None) -> str:
         "ORDER BY (project_id, time, event_id)"
         f"{ttl}"
     )
+
+
+# Columns added after the table's first release, in order: a store reads the table's
+# columns from ``system.columns`` after creating it and adds what ``migrate_table_sql``
+# says is missing (ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``); old rows read
+# the type's default.
+MIGRATIONS: tuple[str, ...] = ("queue_us",)
+COLUMNS_SQL = "SELECT name FROM system.columns WHERE database = '{database}' AND table = '{table}'"
+
+
+def migrate_table_sql(table: str, existing: set[str]) -> list[str]:
+    """``ALTER`` statements adding the ``MIGRATIONS`` columns ``table`` lacks.
+
+    >>> migrate_table_sql("dbify.request_log", {"event_id"})
+    ['ALTER TABLE dbify.request_log ADD COLUMN queue_us UInt64']
+    >>> migrate_table_sql("dbify.request_log", {"event_id", "queue_us"})
+    []
+    """
+    return [
+        f"ALTER TABLE {table} ADD COLUMN {name} {_TYPES.get(name, 'String')}"
+        for name in MIGRATIONS
+        if name not in existing
+    ]
 
 
 def literal(value: object) -> str:

@@ -16,8 +16,14 @@ from typing import Any
 import orjson
 from chdb import session as chdb_session
 
-from dbify.analytics.event import RequestLog, event_values
-from dbify.backends.analytics.base import COLUMNS, AnalyticsUnavailable, create_table_sql
+from dbify.analytics.event import RequestLog, message_values
+from dbify.backends.analytics.base import (
+    COLUMNS,
+    COLUMNS_SQL,
+    AnalyticsUnavailable,
+    create_table_sql,
+    migrate_table_sql,
+)
 
 __all__ = ["ChdbStore"]
 
@@ -29,6 +35,9 @@ class ChdbStore:
         self._lock = asyncio.Lock()
         self._run("CREATE DATABASE IF NOT EXISTS dbify")
         self._run(create_table_sql("dbify.request_log", retention_days))
+        present = self._run(COLUMNS_SQL.format(database="dbify", table="request_log"), "TSV")
+        for sql in migrate_table_sql("dbify.request_log", set(present.decode().split())):
+            self._run(sql)
 
     def _run(self, sql: str, output: str = "CSV") -> bytes:
         try:
@@ -49,7 +58,7 @@ class ChdbStore:
     async def insert_json_batches(self, bodies: Sequence[bytes]) -> None:
         """One columnar insert of many queue messages (``encode_rows`` or ``encode_batch``).
 
-        Version-2 rows get their derived fields here (target, row count, database time),
+        Version-2/3 rows get their derived fields here (target, row count, database time),
         then the batch goes to ClickHouse as ``JSONCompactColumns``: one list per column,
         transposed and serialised in C. Version-1 messages are read as event objects.
         """
@@ -57,7 +66,7 @@ class ChdbStore:
         for body in bodies:
             data = orjson.loads(body)
             if isinstance(data, dict):
-                values += map(event_values, data["rows"])
+                values += message_values(data)
             else:
                 values += ([item[name] for name in COLUMNS] for item in data)
         if not values:

@@ -19,7 +19,13 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
 from dbify.analytics.event import RequestLog
-from dbify.backends.analytics.base import COLUMNS, AnalyticsUnavailable, create_table_sql
+from dbify.backends.analytics.base import (
+    COLUMNS,
+    COLUMNS_SQL,
+    AnalyticsUnavailable,
+    create_table_sql,
+    migrate_table_sql,
+)
 
 __all__ = ["ClickHouseStore"]
 
@@ -49,6 +55,12 @@ class ClickHouseStore:
         retention = self._retention_days if (major, minor) >= _TTL_SINCE else None
         self._client.execute(f"CREATE DATABASE IF NOT EXISTS {self._database}")
         self._client.execute(create_table_sql(f"{self._database}.request_log", retention))
+        present = self._client.execute(
+            COLUMNS_SQL.format(database=self._database, table="request_log")
+        )
+        existing = {name for (name,) in present}
+        for sql in migrate_table_sql(f"{self._database}.request_log", existing):
+            self._client.execute(sql)
         self._ready = True
 
     def _call(self, sql: str, rows: list[tuple[Any, ...]] | None = None) -> list[tuple[Any, ...]]:

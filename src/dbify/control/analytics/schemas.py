@@ -67,13 +67,14 @@ class LogEvent(BaseModel):
     status: int
     error_code: str
     duration_us: int
-    db_us: int
+    db_us: int  # holding a database connection (statements and round trips)
     rows: int
     response_bytes: int
     key_id: str
     role: str
     client_ip: str
     user_agent: str
+    queue_us: int  # waiting for a pooled connection
 
 
 class LogPage(BaseModel):
