@@ -1,6 +1,8 @@
 """The three SDKs' own test suites, run against a real ``dbify serve`` on a fresh fixture
 database: Python (pytest), JavaScript (``node --test``) and Go (``go test``) as
-subprocesses, each told where the server is through ``DBIFY_TEST_*`` variables.
+subprocesses, each told where the server is through ``DBIFY_TEST_*`` variables. The JS
+SDK also runs unbundled in headless Chromium (Debian's, driven by Playwright), served
+from another origin, so CORS preflights of its headers are part of the check.
 
 An admin user and a personal access token are created so the management clients
 are tested too. Each suite's exit status is the assertion.
@@ -8,13 +10,17 @@ are tested too. Each suite's exit status is the assertion.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,3 +92,46 @@ def test_go_sdk(sdk_env: dict[str, str]) -> None:
     cache = Path(os.environ.get("TMPDIR", "/tmp")) / "dbify-go-cache"
     env = {**sdk_env, "GOCACHE": str(cache), "GOFLAGS": "-mod=mod", "GO111MODULE": "on"}
     _run(["go", "test", "-count=1", "./..."], SDKS / "go", env)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_SCRIPT = """async ([rest, key]) => {
+  const { createClient, DbifyError } = await import('/index.js')
+  const client = createClient(rest, key)
+  const one = await client.from('books').select('id,author:authors(name)').eq('id', 3).single()
+  const made = await client.from('tags').insert({ name: 'browser-sdk' })
+  const gone = await client.from('tags').delete().eq('id', made.data[0].id)
+  const sum = await client.rpc('add_numbers', { a: 2, b: 5 })
+  let error = null
+  try { await client.from('nope').select() } catch (e) {
+    error = { typed: e instanceof DbifyError, code: e.code, status: e.status }
+  }
+  return { one: one.data, made: made.status, gone: gone.data.length, sum: sum.data, error }
+}"""
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium missing")
+def test_javascript_sdk_in_a_browser(sdk_env: dict[str, str]) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(SDKS / "js" / "src")
+    )
+    static = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=static.serve_forever, daemon=True).start()
+    try:
+        with playwright_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{static.server_address[1]}/")
+            args = [sdk_env["DBIFY_TEST_REST_URL"], sdk_env["DBIFY_TEST_SERVICE_KEY"]]
+            result: dict[str, Any] = page.evaluate(BROWSER_SCRIPT, args)
+            browser.close()
+    finally:
+        static.shutdown()
+        static.server_close()
+    assert result["one"]["id"] == 3
+    assert result["one"]["author"]["name"].startswith("Author")
+    assert (result["made"], result["gone"], result["sum"]) == (201, 1, 7)
+    assert result["error"] == {"typed": True, "code": "PGRST205", "status": 404}
