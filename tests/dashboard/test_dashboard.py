@@ -224,6 +224,11 @@ def test_logs_show_api_calls_with_a_detail_drawer(session: Session) -> None:
     drawer.wait_for()
     assert request_id in drawer.inner_text()
     assert "/authors" in drawer.inner_text()
+    # The duration's split is shown, and the database time of a real read is not zero.
+    text = drawer.inner_text()
+    assert "Waiting for a connection" in text
+    database_time = text.split("Database time", 1)[1].split("\n")[1].strip()
+    assert database_time not in ("0 ms", "0.00 ms", "0.0 ms", "—"), database_time
     session.shot("09-log-detail")
     page.keyboard.press("Escape")
     assert drawer.is_hidden()

@@ -671,7 +671,7 @@
       ['Time', new Date(event.timestamp_us / 1000).toISOString()], ['Request ID', event.request_id],
       ['Method', event.method], ['Path', event.path], ['Target', event.target || '—'], ['Query shape', event.query_shape || '—'],
       ['Status', event.status], ['Error code', event.error_code || '—'], ['Duration', fmtMs(event.duration_us / 1000)],
-      ['Database time', fmtMs(event.db_us / 1000)], ['Rows', fmtNum(event.rows)], ['Response bytes', fmtNum(event.response_bytes)],
+      ['Database time', fmtMs(event.db_us / 1000)], ['Waiting for a connection', fmtMs((event.queue_us || 0) / 1000)], ['Rows', fmtNum(event.rows)], ['Response bytes', fmtNum(event.response_bytes)],
       ['Key', names.get(event.key_id) ? `${names.get(event.key_id)} (${event.key_id})` : (event.key_id || '—')], ['Role', event.role || '—'],
       ['Client IP', event.client_ip || '—'], ['User agent', event.user_agent || '—'], ['Event ID', event.event_id],
     ];
