@@ -31,6 +31,7 @@ from dbify.control.lint.cli import lint
 from dbify.control.search.cli import search
 from dbify.control.secrets.cli import secrets
 from dbify.control.serve import serve_platform
+from dbify.http_protocol import JsonErrorsHttpToolsProtocol
 from dbify.settings import describe_settings, load_settings
 from dbify.typegen.cli import gen
 from dbify.workers.command import worker
@@ -75,7 +76,7 @@ async def _serve_app(
         app,
         host=host,
         port=port,
-        http="httptools",
+        http=JsonErrorsHttpToolsProtocol,  # httptools, with JSON errors for unparsable requests
         lifespan="off",
         access_log=False,
         log_level="warning",
