@@ -48,10 +48,13 @@ from dbify.schema_watch.catalog import (
 )
 from dbify.settings import SchemaWatchSettings
 
-__all__ = ["ProjectWatcher", "WatchMode", "WatchTarget"]
+__all__ = ["APPLICATION_NAME", "ProjectWatcher", "WatchMode", "WatchTarget"]
 
 _log = logging.getLogger("dbify.schema_watch")
 _RECONNECT_MAX_SECONDS = 60.0
+# Names the watcher's session in pg_stat_activity (and in PgBouncer's SHOW CLIENTS when
+# it polls through it), so operators can tell it from the project's pool ("dbify").
+APPLICATION_NAME = "dbify-schema-watch"
 
 WatchMode = Literal["listen", "poll"]
 
@@ -115,7 +118,12 @@ class ProjectWatcher:
         delay = 1.0
         while True:
             try:
-                conn = await asyncpg.connect(self.target.url, timeout=10, statement_cache_size=0)
+                conn = await asyncpg.connect(
+                    self.target.url,
+                    timeout=10,
+                    statement_cache_size=0,
+                    server_settings={"application_name": APPLICATION_NAME},
+                )
             except Exception as error:  # any failure to connect: retry with backoff
                 self._failed(error)
                 await asyncio.sleep(delay)
