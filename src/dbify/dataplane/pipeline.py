@@ -77,6 +77,15 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
         )
     if principal.role is not None or principal.claims is not None:
         principal = _with_context(principal, raw)
+    access = principal.access
+    limit = access.max_body_bytes if access is not None else None
+    # The project's max_body_bytes was applied while reading; a role may only lower it.
+    if limit is not None and raw.body is not None and len(raw.body) > limit:
+        role = access.role if access is not None else ""
+        raise DbifyError(
+            Codes.PAYLOAD_TOO_LARGE,
+            f"Request body exceeds {limit} bytes, the limit of role '{role}'",
+        )
     raw_shape = None
     if raw.method == "GET" or raw.method == "HEAD":
         raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)

@@ -75,9 +75,10 @@ async def test_access_role_lifecycle(
         status, rows = await _rows(c, project["id"], key)
         assert (status, len(rows)) == (200, 10)
         assert set(rows[0]) == {"id"}
-        limited = {**rules, "max_rows": 3, "statement_timeout_ms": 5000}
+        limited = {**rules, "max_rows": 3, "statement_timeout_ms": 5000, "max_body_bytes": 512}
         response = await c.api.put(f"{base}/uk_reader", json=limited, headers=_auth(token))
         assert response.json()["max_rows"] == 3, response.text
+        assert response.json()["max_body_bytes"] == 512
         status, rows = await _rows(c, project["id"], key)
         assert (status, len(rows)) == (200, 3)
         claims = {"tables": {"publishers": {"privileges": ["select"],

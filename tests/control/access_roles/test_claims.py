@@ -46,10 +46,11 @@ _MEMBER = {
 _OWNER = {"tables": {"docs": {"privileges": ["select"], "row_filter": "owner=eq.$claims.sub"}}}
 _NAMED = {"tables": {"docs": {"privileges": ["select"], "row_filter": "owner=eq.$claims.app.name"}}}
 _LIMITED = {
-    "tables": {"docs": {"privileges": ["select"]}},
+    "tables": {"docs": {"privileges": ["select", "insert"]}},
     "functions": ["slow"],
     "max_rows": 2,
     "statement_timeout_ms": 200,
+    "max_body_bytes": 64,
 }
 _SECRET = "c" * 32
 _KEY, _LIMITED_KEY = "dbify_anon_claims-member", "dbify_anon_claims-limited"
@@ -125,8 +126,9 @@ def call(make_database: Callable[..., str]) -> Call:
         *,
         claims: dict[str, Any] | None = None,
         key: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": "application/json", **(headers or {})}
         if claims is not None:
             token = pyjwt.encode(claims, _SECRET, algorithm="HS256")
             headers["authorization"] = f"Bearer {token}"
@@ -223,6 +225,20 @@ def test_role_max_rows_overrides_the_project(call: Call) -> None:
     everyone = {"role": "member", "sub": "alice", "app": {"orgs": [10, 20, 30, 40]}}
     status, rows = call("GET", "/docs", claims=everyone)
     assert (status, len(rows)) == (200, 3)  # no override: the project's cap
+
+
+def test_role_max_body_bytes(call: Call) -> None:
+    """The role's body limit is below the project's: 413 above it, nothing written."""
+    status, body = call("POST", "/docs", "", {"id": 6, "body": "x" * 100}, key=_LIMITED_KEY)
+    assert status == 413, body
+    assert body["code"] == "DBIFY413"
+    assert "limited" in body["message"]
+    status, rows = call("GET", "/docs", "id=eq.6", key=_LIMITED_KEY)
+    assert (status, rows) == (200, [])
+    rollback = {"prefer": "tx=rollback,return=representation"}  # leaves docs as it was
+    small = {"id": 6, "body": "short"}
+    status, body = call("POST", "/docs", "", small, key=_LIMITED_KEY, headers=rollback)
+    assert (status, body) == (201, [{"id": 6, "owner": None, "org": None, "body": "short"}])
 
 
 def test_role_statement_timeout(call: Call) -> None:

@@ -49,4 +49,5 @@ def compile_policy(name: str, body: AccessRoleBody, default_schema: str) -> Acce
         claim_paths=paths,
         max_rows=body.max_rows,
         statement_timeout_ms=body.statement_timeout_ms,
+        max_body_bytes=body.max_body_bytes,
     )

@@ -49,6 +49,12 @@ class AccessRoleBody(BaseModel):
     statement_timeout_ms: int | None = Field(
         None, ge=0, description="Per request; overrides the project's timeout (0 disables)."
     )
+    max_body_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Largest request body the role may send (413 above it); can only lower "
+        "the project's max_body_bytes, which applies first.",
+    )
 
 
 class AccessRoleCreate(AccessRoleBody):

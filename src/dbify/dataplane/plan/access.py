@@ -65,8 +65,9 @@ class AccessPolicy:
     ``plan/claims.py``); such a policy is only used bound to a caller's claims. A
     bound policy keeps the policy it came from (``base``) and the claim values
     (``bound``), and equals every other binding of that policy to the same values, so
-    one user's repeated requests share statement cache entries. ``max_rows`` and
-    ``statement_timeout_ms`` override the project's settings for the role's requests.
+    one user's repeated requests share statement cache entries. ``max_rows``,
+    ``statement_timeout_ms`` and ``max_body_bytes`` override the project's settings for
+    the role's requests.
     """
 
     role: str
@@ -75,6 +76,7 @@ class AccessPolicy:
     claim_paths: tuple[str, ...] = ()
     max_rows: int | None = None
     statement_timeout_ms: int | None = None
+    max_body_bytes: int | None = None
     base: AccessPolicy | None = None
     bound: tuple[str | tuple[str, ...], ...] = ()
 
