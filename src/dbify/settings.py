@@ -182,7 +182,15 @@ class AnalyticsSettings(BaseModel):
     ip_anonymisation: Literal["none", "truncate", "hash", "drop"] = Field(
         "truncate", description="How client addresses are stored (truncate: /24 and /48)."
     )
-    retention_days: int = Field(30, ge=1, description="Days request logs are kept (TTL).")
+    retention_days: int = Field(
+        30, ge=1, description="Days request logs are kept (TTL); projects may keep fewer."
+    )
+    retention_interval_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often the request-log worker deletes logs past each project's "
+        "log_retention_days (and, on ClickHouse < 19.6, day partitions past retention_days).",
+    )
     queue: Literal["memory", "redis", "rabbitmq"] = Field(
         "memory", description="Request-log queue: in-process, Redis Streams or RabbitMQ."
     )

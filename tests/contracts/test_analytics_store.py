@@ -6,14 +6,23 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
+import anyio
 import orjson
 import pytest
 
 from dbify.analytics.event import RequestLog, count_events, decode_batch, encode_batch, encode_rows
 from dbify.backends.analytics import AnalyticsStore, literal
-from dbify.backends.analytics.base import COLUMNS, JsonBatchInsert, create_table_sql
+from dbify.backends.analytics.base import (
+    COLUMNS,
+    JsonBatchInsert,
+    create_table_sql,
+    supports_ttl,
+)
+from dbify.workers.request_log_retention import RequestLogRetention
 
 pytestmark = pytest.mark.anyio
 # Recent events: older ones would be removed by the 30-day TTL on the first merge.
@@ -237,3 +246,76 @@ def test_days_and_buckets_are_utc_whatever_the_host_zone(tmp_path: Path, zone: s
     assert done.returncode == 0, done.stderr
     day = time.strftime("%Y-%m-%d", time.gmtime(midnight))
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [day, midnight, midnight]
+
+
+# Retention (issue 6): a project's rows past its log_retention_days go, nobody else's.
+TODAY = datetime.now(UTC).date()
+
+
+def aged(i: int, days_ago: int, project: str) -> RequestLog:
+    """An event from 01:00 UTC ``days_ago`` days before today."""
+    midnight = int(datetime.combine(TODAY, dt_time(), UTC).timestamp()) - days_ago * 86_400
+    stamp = (midnight + 3_600 + i) * 1_000_000
+    return RequestLog(**{**event(i, project).to_dict(), "timestamp_us": stamp})
+
+
+async def _days_by_project(store: AnalyticsStore, expect: dict[str, list[int]]) -> object:
+    """{project: days ago, newest first}, once it equals ``expect`` or after 20 s (mutations
+    are applied in the background, by both engines)."""
+    found: dict[str, list[int]] = {}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = await store.select(
+            "SELECT project_id, toString(day) FROM {db}.request_log FINAL "
+            "ORDER BY project_id, day DESC"
+        )
+        found = {}
+        for project, day in rows:
+            found.setdefault(project, []).append((TODAY - date.fromisoformat(day)).days)
+        if found == expect:
+            break
+        await anyio.sleep(0.2)
+    return found
+
+
+async def test_retention_removes_only_a_projects_expired_rows(store: AnalyticsStore) -> None:
+    await store.insert(
+        [aged(d, d, "short") for d in range(6)]
+        + [aged(10 + d, d, "long") for d in range(6)]
+        + [aged(20 + d, d, "default") for d in range(6)]
+    )
+    policies = {"short": 2, "long": 4}
+
+    async def read_policies() -> dict[str, int]:
+        return policies
+
+    job = RequestLogRetention(store, read_policies, instance_days=30)
+    done = await job.run_once(TODAY)
+    assert done.expired_rows == {"long": 1, "short": 3}
+    assert done.delete_issued
+    assert done.partitions_dropped == []
+    expect = {"default": [0, 1, 2, 3, 4, 5], "long": [0, 1, 2, 3, 4], "short": [0, 1, 2]}
+    assert await _days_by_project(store, expect) == expect
+    again = await job.run_once(TODAY)  # nothing left to remove: no new mutation
+    assert (again.expired_rows, again.delete_issued) == ({}, False)
+
+
+async def test_retention_drops_days_past_the_instance_limit_without_ttl(
+    store: AnalyticsStore,
+) -> None:
+    """ClickHouse < 19.6 has no TTL: the job drops the day partitions past the instance's
+    limit. Engines with TTL are left to it (dropping would be the same, only sooner)."""
+    await store.insert([aged(d, d, p) for d in range(6) for p in ("a", "b")])
+
+    async def no_policies() -> dict[str, int]:
+        return {}
+
+    done = await RequestLogRetention(store, no_policies, instance_days=3).run_once(TODAY)
+    version = str((await store.select("SELECT version()"))[0][0])
+    if supports_ttl(version):
+        assert done.partitions_dropped == []
+        return
+    dropped = [(TODAY - timedelta(days=d)).strftime("%Y%m%d") for d in (5, 4)]
+    assert done.partitions_dropped == dropped
+    expect = {"a": [0, 1, 2, 3], "b": [0, 1, 2, 3]}
+    assert await _days_by_project(store, expect) == expect

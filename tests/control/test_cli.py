@@ -150,6 +150,15 @@ def test_access_roles_and_project_settings(
     assert out["jwt_secret_set"] is True
     assert out["config"]["cors_origins"] == ["https://app.example"]
     assert out["config"]["rate_limit_per_key"] == 5
+    kept = json.loads(_invoke(cli_env, "projects", "update", project, "--log-retention-days", "7"))
+    assert kept["config"]["log_retention_days"] == 7
+    refused = CliRunner().invoke(
+        main, ["projects", "update", project, "--log-retention-days", "31"], env=cli_env
+    )
+    assert refused.exit_code != 0
+    assert "at most 30" in refused.output
+    cleared = _invoke(cli_env, "projects", "update", project, "--log-retention-days", "0")
+    assert json.loads(cleared)["config"]["log_retention_days"] is None
     key = json.loads(
         _invoke(cli_env, "keys", "create", project, "--name", "k", "--rate-limit", "2", "--json")
     )

@@ -211,6 +211,13 @@ def projects_show(project_id: str) -> None:
 @click.option("--rate-limit-per-key", type=float, default=None, help="Requests/second.")
 @click.option("--rate-limit-per-ip", type=float, default=None, help="Requests/second.")
 @click.option("--rate-limit-burst", type=int, default=None)
+@click.option(
+    "--log-retention-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Days this project's request logs are kept (at most analytics.retention_days; "
+    "0: back to the instance's).",
+)
 def projects_update(
     project_id: str,
     jwt_secret: str | None,
@@ -222,6 +229,7 @@ def projects_update(
     rate_limit_per_key: float | None,
     rate_limit_per_ip: float | None,
     rate_limit_burst: int | None,
+    log_retention_days: int | None,
 ) -> None:
     """Change a project's settings (only the options given); prints it (secrets never)."""
     given: dict[str, Any] = {
@@ -234,8 +242,12 @@ def projects_update(
         "rate_limit_per_key": rate_limit_per_key,
         "rate_limit_per_ip": rate_limit_per_ip,
         "rate_limit_burst": rate_limit_burst,
+        "log_retention_days": log_retention_days,
     }
-    change = ProjectUpdate(**{k: v for k, v in given.items() if v is not None})
+    values = {k: v for k, v in given.items() if v is not None}
+    if log_retention_days == 0:  # an explicit null clears the project's own limit
+        values["log_retention_days"] = None
+    change = ProjectUpdate(**values)
     _print_json(_with_plane(lambda plane: plane.projects.update(SYSTEM, project_id, change)))
 
 

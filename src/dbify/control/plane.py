@@ -117,6 +117,7 @@ async def open_control_plane(
             public_url=public_url or public_base_url(settings),
             connect_timeout=min(settings.database.connect_timeout_seconds, 5.0),
             defaults=_defaults(settings),
+            log_retention_limit=settings.analytics.retention_days,
         )
         users = UserService(
             users_store,

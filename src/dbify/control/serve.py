@@ -39,6 +39,7 @@ from dbify.errors import DbifyError
 from dbify.schema_watch import SchemaWatch, build_schema_watch
 from dbify.secrets_box import SecretBoxError
 from dbify.settings import Settings
+from dbify.workers.request_log_retention import build_request_log_retention
 
 __all__ = ["Listening", "ServedProject", "serve_platform"]
 
@@ -84,13 +85,16 @@ async def _project_for_url(
 
 
 async def _start_request_logging(
-    settings: Settings, app: DbifyApp, management: FastAPI
+    settings: Settings, plane: ControlPlane, app: DbifyApp, management: FastAPI
 ) -> RequestLogging | None:
     """Request logs (issue 6): the recorder on the data path, the worker in-process when
-    enabled (all-in-one), and the analytics store for the stats API."""
+    enabled (all-in-one) with the retention job, and the analytics store for the stats API."""
     if not settings.analytics.enabled:
         return None
     logging = await start_request_logging(settings, run_worker=settings.analytics.worker_enabled)
+    if logging.worker is not None and logging.store is not None:
+        retention = build_request_log_retention(settings, logging.store, plane.store.engine)
+        await logging.worker.keep_retention(retention)
     logging.attach(app, management)
     return logging
 
@@ -154,7 +158,7 @@ async def serve_platform(
         )
         app.limiter = request_limiter(settings)
         search = await start_search(plane, app, management)
-        request_logging = await _start_request_logging(settings, app, management)
+        request_logging = await _start_request_logging(settings, plane, app, management)
         instrument(app, plane, bus, request_logging)  # /metrics, /readyz
         schema_watch = await _start_schema_watch(settings, plane, bus)
         if schema_watch is not None:  # a request failing on an unknown name: look now

@@ -12,6 +12,10 @@ the decode; when that insert fails the round falls back to decoding message by m
 the loop is cancelled, within ``grace_seconds``; after that the unacked batch is simply
 redelivered to another worker.
 
+The worker also owns the retention job (``request_log_retention.py``) when one is given:
+it writes the store, so it is the one that deletes from it; the job runs in its own task
+and stops with the worker.
+
 ``build_request_log_worker`` makes the worker ``dbify worker request-log`` runs on its own
 (scale-out): it needs a shared queue (Redis or RabbitMQ; the in-process queue only exists
 inside ``dbify serve``), and it closes that queue and its store when stopped.
@@ -23,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -32,6 +37,13 @@ from dbify.backends.loader import build_analytics_store, build_queue
 from dbify.backends.queue.base import Delivery, Queue
 from dbify.settings import Settings
 from dbify.workers.base import Worker
+from dbify.workers.request_log_retention import (
+    RequestLogRetention,
+    build_request_log_retention,
+)
+
+if TYPE_CHECKING:
+    from dbify.control.plane import ControlPlane
 
 __all__ = ["RequestLogWorker", "build_request_log_worker"]
 
@@ -66,8 +78,22 @@ class RequestLogWorker(Worker):
         self.last_batch_events = 0
         self._round = asyncio.Lock()
         self._raw = store if isinstance(store, JsonBatchInsert) else None
+        self.retention: RequestLogRetention | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        if self.retention is not None:
+            await self.retention.start()
+
+    async def keep_retention(self, retention: RequestLogRetention) -> None:
+        """Run ``retention`` with this worker (started now if the worker already is)."""
+        self.retention = retention
+        if self._task is not None:
+            await retention.start()
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
+        if self.retention is not None:  # before the store closes under it
+            await self.retention.stop()
         # asyncio.Lock is fair: this acquire comes before the loop's next round.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_seconds), self._round:
@@ -152,10 +178,13 @@ class RequestLogWorker(Worker):
         return sum(count or 0 for count in counts)
 
 
-async def build_request_log_worker(settings: Settings, plane: object = None) -> RequestLogWorker:
+async def build_request_log_worker(
+    settings: Settings, plane: ControlPlane | None = None
+) -> RequestLogWorker:
     """The worker for ``dbify worker request-log``; ``ValueError`` when it cannot run alone.
 
-    ``plane`` (the control plane ``dbify worker`` opens) is not needed here.
+    With ``plane`` (the control plane ``dbify worker`` opens) it also runs the retention
+    job, which reads the projects' ``log_retention_days`` from the metadata store.
     """
     config = settings.analytics
     if not config.enabled:
@@ -168,10 +197,13 @@ async def build_request_log_worker(settings: Settings, plane: object = None) -> 
         )
     queue = build_queue(settings)
     store = build_analytics_store(settings)
-    return RequestLogWorker(
+    worker = RequestLogWorker(
         queue,
         store,
         batch_size=config.worker_batch_size,
         flush_seconds=config.flush_seconds,
         owns_backends=True,
     )
+    if plane is not None:
+        worker.retention = build_request_log_retention(settings, store, plane.store.engine)
+    return worker

@@ -31,6 +31,7 @@ __all__ = [
     "create_table_sql",
     "literal",
     "migrate_table_sql",
+    "supports_ttl",
 ]
 
 COLUMNS: tuple[str, ...] = tuple(RequestLog.__dataclass_fields__)
@@ -55,7 +56,11 @@ class AnalyticsStore(Protocol):
         """Write events; writing an event id again must not count it twice on read."""
 
     async def select(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of a query whose values are already rendered with ``literal``."""
+        """Rows of a query whose values are already rendered with ``literal``.
+
+        ``{db}`` in the text names the store's database. A statement without rows
+        (``ALTER TABLE … DELETE``, ``DROP PARTITION``: retention) returns ``[]``.
+        """
 
     async def close(self) -> None: ...
 
@@ -71,6 +76,20 @@ class JsonBatchInsert(Protocol):
 
     async def insert_json_batches(self, bodies: Sequence[bytes]) -> None:
         """Write the events of ``bodies``, each a JSON array of event objects."""
+
+
+# Table TTL arrived in ClickHouse 19.6; Debian's 18.16 rejects the clause.
+_TTL_SINCE = (19, 6)
+
+
+def supports_ttl(version: str) -> bool:
+    """Whether a server of ``version`` (``SELECT version()``) accepts table TTL.
+
+    >>> supports_ttl("18.16.1"), supports_ttl("19.6.2.11"), supports_ttl("26.9.2.1")
+    (False, True, True)
+    """
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return (major, minor) >= _TTL_SINCE
 
 
 def create_table_sql(table: str, retention_days: int | None) -> str:

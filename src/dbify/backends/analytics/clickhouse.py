@@ -2,7 +2,8 @@
 
 Works with Debian's ClickHouse 18.16 (the only server installable here) and current
 servers: the table DDL adds TTL retention only when the server supports it (19.6+);
-older servers keep everything and rely on ``PARTITION BY day`` for manual dropping.
+on older servers the retention job (``workers/request_log_retention.py``) drops the
+day partitions past the limit instead.
 The driver is synchronous, so calls run in a thread, one at a time per adapter. The
 tables live in the URL's database (``clickhouse://host:9000/analytics``), ``dbify`` when
 the URL names none; it is created if missing.
@@ -25,11 +26,10 @@ from dbify.backends.analytics.base import (
     AnalyticsUnavailable,
     create_table_sql,
     migrate_table_sql,
+    supports_ttl,
 )
 
 __all__ = ["ClickHouseStore"]
-
-_TTL_SINCE = (19, 6)
 
 
 class ClickHouseStore:
@@ -51,8 +51,7 @@ class ClickHouseStore:
         if self._ready:
             return
         version = self._client.execute("SELECT version()")[0][0]
-        major, minor = (int(part) for part in str(version).split(".")[:2])
-        retention = self._retention_days if (major, minor) >= _TTL_SINCE else None
+        retention = self._retention_days if supports_ttl(str(version)) else None
         self._client.execute(f"CREATE DATABASE IF NOT EXISTS {self._database}")
         self._client.execute(create_table_sql(f"{self._database}.request_log", retention))
         present = self._client.execute(

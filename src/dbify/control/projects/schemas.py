@@ -100,6 +100,12 @@ class ProjectConfig(BaseModel):
         description="host:port of the database server itself (same user, password and "
         "database as the URL) for LISTEN; behind PgBouncer without it the schema is polled.",
     )
+    log_retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="Days this project's request logs are kept, at most the instance's "
+        "analytics.retention_days (None: the instance's).",
+    )
 
 
 class ProjectCreate(BaseModel):
@@ -162,6 +168,9 @@ class ProjectUpdate(BaseModel):
     jwt_role_claim: str | None = None
     pgbouncer: bool | None = None
     direct_address: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-\[\]:]+:[0-9]{1,5}$")
+    log_retention_days: int | None = Field(
+        None, ge=1, description="Days request logs are kept; null: the instance's."
+    )
 
 
 class ProjectOut(BaseModel):

@@ -81,6 +81,7 @@ class ProjectService:
         public_url: str,
         connect_timeout: float,
         defaults: ProjectConfig,
+        log_retention_limit: int | None = None,
     ) -> None:
         self._store = store
         self._keys = keys
@@ -90,6 +91,7 @@ class ProjectService:
         self.public_url = public_url.rstrip("/")
         self._timeout = connect_timeout
         self._defaults = defaults
+        self._log_retention_limit = log_retention_limit
 
     def rest_url(self, project_id: str) -> str:
         return f"{self.public_url}/p/{project_id}/rest/v1"
@@ -130,6 +132,7 @@ class ProjectService:
         probe = await probe_database(url, schemas, self._timeout)
         now = _now()
         config = request.config or self._defaults
+        self._check_log_retention(config.log_retention_days)
         record = ProjectRecord(
             id=secrets.token_hex(8),
             name=request.name,
@@ -182,6 +185,8 @@ class ProjectService:
         settings = dict(record.settings)
         settings.update({k: v for k, v in given.items() if k in _CONFIG_FIELDS})
         values["settings"] = ProjectConfig(**settings).model_dump()
+        if "log_retention_days" in given:
+            self._check_log_retention(change.log_retention_days)
         if change.jwt_secret is not None:
             values["jwt_secret_sealed"] = self._sealed_jwt_secret(change.jwt_secret)
         url_changed = change.database_url is not None
@@ -206,6 +211,18 @@ class ProjectService:
         updated = await self._store.get(project_id)
         assert updated is not None
         return self._out(updated, role)
+
+    def _check_log_retention(self, days: int | None) -> None:
+        # Above the instance's limit the table TTL would remove the rows anyway: refuse
+        # a promise the store cannot keep.
+        limit = self._log_retention_limit
+        if days is not None and limit is not None and days > limit:
+            raise control_error(
+                ControlCodes.INVALID_REQUEST,
+                f"log_retention_days can be at most {limit} on this instance",
+                hint="The instance keeps request logs for analytics.retention_days "
+                f"({limit}); choose fewer days or leave it unset.",
+            )
 
     def _sealed_jwt_secret(self, given: SecretStr) -> str | None:
         """The secret sealed for storage; None (removed) for an empty string."""

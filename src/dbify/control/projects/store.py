@@ -91,6 +91,14 @@ class ProjectStore:
             rows = await conn.execute(projects.select().order_by(projects.c.created_at))
         return [_record(r) for r in rows]
 
+    async def log_retention_days(self) -> dict[str, int]:
+        """``log_retention_days`` of the projects that set it (the retention job reads it)."""
+        query = sa.select(projects.c.id, projects.c.settings)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+        kept = {row.id: row.settings.get("log_retention_days") for row in rows}
+        return {project: int(days) for project, days in kept.items() if days is not None}
+
     async def page(
         self, member_id: str | None, limit: int, offset: int
     ) -> tuple[list[tuple[ProjectRecord, str | None]], int]:
