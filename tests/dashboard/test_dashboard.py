@@ -330,6 +330,17 @@ def test_settings_limits_cors_rate_limits_are_saved_and_applied(session: Session
     page.get_by_role("heading", name="Settings").wait_for()
     assert page.get_by_label("Per key (requests/s)").input_value() == "50"
     assert page.get_by_label("Per client IP (requests/s)").input_value() == ""
+    # Request-log retention: at most the instance's 30 days, empty for the default.
+    page.get_by_label("Keep logs for (days)").fill("45")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("at most 30").wait_for()
+    page.get_by_label("Keep logs for (days)").fill("7")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Saved.").wait_for()
+    page.reload()
+    page.get_by_role("heading", name="Settings").wait_for()
+    assert page.get_by_label("Keep logs for (days)").input_value() == "7"
+    page.get_by_label("Keep logs for (days)").fill("")
     rest = f"{session.server.base_url}/p/{session.project['id']}/rest/v1"
     with httpx.Client(headers={"apikey": session.project["service"]}) as client:
         deadline = time.monotonic() + 10  # the data plane hears of the change by event

@@ -821,6 +821,8 @@
     const perKey = rate('rate_limit_per_key', '0.1');
     const perIp = rate('rate_limit_per_ip', '0.1');
     const burst = rate('rate_limit_burst', '1');
+    // Empty: the instance's analytics.retention_days (the API refuses more than that).
+    const logDays = h('input', { type: 'number', min: '1', step: '1', name: 'log_retention_days', value: c.log_retention_days == null ? '' : String(c.log_retention_days), placeholder: 'instance default' });
     const numberOrNull = (input) => (input.value ? Number(input.value) : null);
     const name = h('input', { name: 'name', value: project.name, required: true });
     const form = h('form', { class: 'stack panel', onsubmit: async (event) => {
@@ -832,6 +834,7 @@
           cors_origins: cors.value.split(',').map((s) => s.trim()).filter(Boolean),
           allow_unfiltered_writes: unfiltered.checked, anon_role: anonRole.value.trim() || null,
           rate_limit_per_key: numberOrNull(perKey), rate_limit_per_ip: numberOrNull(perIp), rate_limit_burst: numberOrNull(burst),
+          log_retention_days: numberOrNull(logDays),
         });
         replace(feedback, h('div', { class: 'alert ok' }, 'Saved.'));
       } catch (error) { replace(feedback, errorBox(error)); }
@@ -849,6 +852,8 @@
       h('label', {}, 'Per key (requests/s)', h('span', { class: 'hint' }, 'Empty: instance default'), perKey),
       h('label', {}, 'Per client IP (requests/s)', h('span', { class: 'hint' }, 'Empty: instance default'), perIp),
       h('label', {}, 'Burst (requests)', h('span', { class: 'hint' }, 'Token bucket size'), burst)),
+    h('h2', {}, 'Request logs'),
+    h('label', {}, 'Keep logs for (days)', h('span', { class: 'hint' }, 'Empty: instance default; older logs are deleted hourly'), logDays),
     h('p', { class: 'muted small' }, 'Email notifications (schema changes) are chosen by each member on their ',
       h('a', { href: '#/account' }, 'account page'), '.'),
     feedback, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save settings')));
