@@ -19,7 +19,7 @@ from dbify.analytics.event import RequestLog
 from dbify.backends.analytics.chdb_store import ChdbStore
 from dbify.backends.queue.memory import MemoryQueue
 from dbify.settings import Settings
-from dbify.workers.request_log import RequestLogWorker
+from dbify.workers.request_log import RequestLogWorker, build_request_log_worker
 from dbify.workers.request_log_retention import RequestLogRetention, build_request_log_retention
 from tests.fixtures.control import open_control, sign_up_and_token
 
@@ -139,3 +139,22 @@ async def test_the_job_survives_failures_and_stops_with_the_worker(tmp_path: Pat
         await worker.stop()
         assert job._task is None
         await store.close()
+
+
+async def test_dbify_worker_request_log_runs_the_job(
+    control_settings: Callable[..., Settings],
+) -> None:
+    """Scale-out: the worker ``dbify worker request-log`` builds owns the retention job."""
+    settings = control_settings(
+        analytics={"queue": "redis", "queue_url": "redis://127.0.0.1:6379/15",
+                   "retention_days": 9, "retention_interval_seconds": 60},
+    )  # fmt: skip
+    async with open_control(settings) as c:
+        worker = await build_request_log_worker(settings, c.plane)
+        try:
+            assert worker.retention is not None
+            assert worker.retention.store is worker.store
+            assert (worker.retention.instance_days, worker.retention.interval_seconds) == (9, 60)
+            assert (await worker.retention.run_once()).expired_rows == {}
+        finally:
+            await worker.stop()
