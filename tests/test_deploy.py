@@ -54,7 +54,8 @@ def test_compose_file_has_the_scale_out_stack() -> None:
     commands = {
         name: s["command"] for name, s in services.items() if s.get("image") == "dbify:latest"
     }
-    assert commands["worker"] == ["worker", "request-log", "webhooks"]
+    assert commands["worker"][:3] == ["worker", "request-log", "webhooks"]
+    assert "--metrics-port" in commands["worker"]  # scraped like the replicas
     assert commands["scheduler"][0] == "scheduler"
     # Exactly one kind of process does each background job: replicas only serve.
     for replica in ("dbify", "watcher"):
@@ -198,6 +199,33 @@ def test_kubernetes_probes_point_at_real_paths() -> None:
     for probe in probes.values():
         assert probe["port"] in ports
     assert asyncio.run(statuses()) == {"/healthz": 200, "/readyz": 200}
+
+
+def test_kubernetes_worker_exposes_metrics_and_health_on_its_metrics_port() -> None:
+    worker = next(d for d in _kubernetes() if d["metadata"]["name"] == "dbify-worker")
+    (container,) = _containers(worker)
+    args: list[str] = container["args"]
+    port = int(args[args.index("--metrics-port") + 1])
+    assert {"name": "metrics", "containerPort": port} in container["ports"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    annotations = worker["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(port)
+    # /healthz and /metrics are what the worker's metrics server answers
+    # (tests/workers/test_worker_metrics.py runs it for real).
+    from dbify.metrics import Metrics
+    from dbify.workers.metrics import WorkerMetricsServer
+
+    async def statuses() -> dict[str, int]:
+        server = WorkerMetricsServer(Metrics(), [])
+        bound = await server.start("127.0.0.1", 0)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound}") as client:
+                paths = ("/healthz", annotations["prometheus.io/path"])
+                return {path: (await client.get(path)).status_code for path in paths}
+        finally:
+            await server.stop()
+
+    assert asyncio.run(statuses()) == {"/healthz": 200, "/metrics": 200}
 
 
 def test_every_dbify_variable_in_the_kubernetes_manifests_is_a_setting() -> None:

@@ -13,9 +13,6 @@ runs the schema watch or the scheduler, 0 on the standbys.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,10 +21,10 @@ from sqlalchemy import text
 from dbify.analytics.runtime import RequestLogging
 from dbify.app import DbifyApp
 from dbify.backends.events import EventBus
-from dbify.backends.queue.base import Queue, QueueUnavailable
 from dbify.control.leadership import Singleton
 from dbify.control.plane import ControlPlane
 from dbify.metrics import Metrics
+from dbify.workers.metrics import QueueBacklog, request_log_worker_readings
 
 __all__ = ["instrument", "report_leadership"]
 
@@ -39,37 +36,6 @@ def _metadata_check(plane: ControlPlane) -> Callable[[], Awaitable[bool]]:
         return True
 
     return check
-
-
-class _QueueBacklog:
-    """The queue's backlog for a scrape: the value read for the previous scrape.
-
-    Readings are synchronous (prometheus-client collects in a plain call) while asking a
-    broker is not, so a scrape returns the last answer and starts the next read (at most
-    one a second, never two at once); -1 until the first answer or while the broker is
-    unreachable. The first scrape after startup therefore reads -1.
-    """
-
-    def __init__(self, queue: Queue, min_interval: float = 1.0) -> None:
-        self._queue = queue
-        self._min_interval = min_interval
-        self._value = -1.0
-        self._asked = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    def read(self) -> float:
-        now = time.monotonic()
-        if (self._task is None or self._task.done()) and now - self._asked >= self._min_interval:
-            with contextlib.suppress(RuntimeError):  # no running loop: keep the last value
-                self._task = asyncio.get_running_loop().create_task(self._refresh())
-                self._asked = now
-        return self._value
-
-    async def _refresh(self) -> None:
-        try:
-            self._value = float(await self._queue.backlog())
-        except QueueUnavailable:
-            self._value = -1.0
 
 
 def _request_log_readings(metrics: Metrics, logging: RequestLogging) -> None:
@@ -98,29 +64,10 @@ def _request_log_readings(metrics: Metrics, logging: RequestLogging) -> None:
     metrics.add_reading(
         "dbify_request_log_queue_backlog",
         "Queue lag: messages published and not yet stored by a worker (-1: unknown).",
-        _QueueBacklog(logging.queue).read,
+        QueueBacklog(logging.queue).read,
     )
     if worker is not None:
-        metrics.add_reading(
-            "dbify_worker_events_written", "Request logs stored by this process's worker.",
-            lambda: worker.events_written, "counter",
-        )  # fmt: skip
-        metrics.add_reading(
-            "dbify_worker_batch_size", "Most queue messages per worker write (setting).",
-            lambda: worker.batch_size,
-        )  # fmt: skip
-        metrics.add_reading(
-            "dbify_worker_batches_written", "Worker writes (events_written / this: mean size).",
-            lambda: worker.batches_written, "counter",
-        )  # fmt: skip
-        metrics.add_reading(
-            "dbify_worker_last_batch_messages", "Queue messages in the last worker write.",
-            lambda: worker.last_batch_messages,
-        )  # fmt: skip
-        metrics.add_reading(
-            "dbify_worker_last_batch_events", "Request logs in the last worker write.",
-            lambda: worker.last_batch_events,
-        )  # fmt: skip
+        request_log_worker_readings(metrics, worker)
 
 
 def instrument(

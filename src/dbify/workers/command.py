@@ -6,6 +6,11 @@ named), runs until SIGINT/SIGTERM, then stops them. A new worker registers itsel
 adding an entry (``register_worker``). With ``dbify worker``, set the matching
 ``*.worker_enabled = false`` on the ``dbify serve`` replicas so that work is not done
 twice (it would still be correct: every worker is at-least-once and idempotent).
+
+``--metrics-port`` (off by default) serves the workers' counters as Prometheus text on
+``/metrics`` and their health on ``/healthz`` (``workers/metrics.py``): ``dbify serve``
+carries those on its API port, a worker has no other HTTP server. Port 0 picks a free
+port; the address is printed on stderr before the ``running`` line.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Awaitable, Callable
 import click
 
 from dbify.control.plane import ControlPlane, open_control_plane
+from dbify.metrics import Metrics
 from dbify.settings import Settings, load_settings
 from dbify.workers.base import Worker
 
@@ -53,18 +59,38 @@ def register_worker(name: str, factory: WorkerFactory) -> None:
     WORKERS[name] = factory
 
 
-async def run_workers(settings: Settings, names: tuple[str, ...], stop: asyncio.Event) -> None:
-    """Start the named workers, wait for ``stop``, stop them."""
+async def run_workers(
+    settings: Settings,
+    names: tuple[str, ...],
+    stop: asyncio.Event,
+    *,
+    metrics_address: tuple[str, int] | None = None,
+) -> None:
+    """Start the named workers (and, with ``metrics_address``, their ``/metrics``), wait
+    for ``stop``, stop them."""
+    from dbify.workers.metrics import WorkerMetricsServer, worker_readings
+
     plane = await open_control_plane(settings, migrate=settings.metadata.migrate_on_start)
     started: list[Worker] = []
+    server: WorkerMetricsServer | None = None
     try:
         for name in names:
             instance = await WORKERS[name](settings, plane)
             await instance.start()
             started.append(instance)
+        if metrics_address is not None:
+            metrics = Metrics()
+            for instance in started:
+                worker_readings(metrics, instance)
+            server = WorkerMetricsServer(metrics, started)
+            host, port = metrics_address
+            bound = await server.start(host, port)
+            click.echo(f"dbify worker metrics: http://{host}:{bound}/metrics", err=True)
         click.echo(f"dbify worker running: {', '.join(names)}", err=True)
         await stop.wait()
     finally:
+        if server is not None:  # scrapes stop before the counters they read go away
+            await server.stop()
         for instance in reversed(started):
             with contextlib.suppress(Exception):
                 await instance.stop()
@@ -82,7 +108,19 @@ def stop_on_signals() -> asyncio.Event:
 
 @click.command()
 @click.argument("names", nargs=-1)
-def worker(names: tuple[str, ...]) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus /metrics and /healthz on this port (0: a free one). Off by default.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of the metrics port (0.0.0.0 for a scraper on another host or pod).",
+)
+def worker(names: tuple[str, ...], metrics_port: int | None, metrics_host: str) -> None:
     """Run background workers (all when no NAME is given): see `WORKERS`."""
     unknown = [n for n in names if n not in WORKERS]
     if unknown:
@@ -92,6 +130,7 @@ def worker(names: tuple[str, ...]) -> None:
     chosen = names or tuple(sorted(WORKERS))
 
     async def main() -> None:
-        await run_workers(settings, chosen, stop_on_signals())
+        address = None if metrics_port is None else (metrics_host, metrics_port)
+        await run_workers(settings, chosen, stop_on_signals(), metrics_address=address)
 
     asyncio.run(main())
