@@ -13,9 +13,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from dbify.analytics.event import RequestLog
+from dbify.backends.analytics.base import literal
 from dbify.backends.analytics.chdb_store import ChdbStore
 from dbify.backends.queue.memory import MemoryQueue
 from dbify.settings import Settings
@@ -158,3 +160,34 @@ async def test_dbify_worker_request_log_runs_the_job(
             assert (await worker.retention.run_once()).expired_rows == {}
         finally:
             await worker.stop()
+
+
+async def test_all_in_one_request_logging_runs_the_job(
+    control_settings: Callable[..., Settings], fixture_database_url: str
+) -> None:
+    """``start_request_logging`` (what ``dbify serve`` runs) gives its in-process worker
+    the job: a project's old events leave the chDB child's store by themselves."""
+    settings = control_settings(analytics={"retention_days": 7, "retention_interval_seconds": 0.2})
+    async with open_control(settings, request_logging=True) as c:
+        assert c.request_logging is not None
+        assert c.request_logging.store is not None
+        auth = {"authorization": f"Bearer {await sign_up_and_token(c.api)}"}
+        project = (
+            await c.api.post(
+                "/projects", json={"name": "a", "database_url": fixture_database_url}, headers=auth
+            )
+        ).json()["id"]
+        await c.request_logging.store.insert([_aged(d, d, project) for d in range(5)])
+        kept = await c.api.patch(
+            f"/projects/{project}", json={"log_retention_days": 1}, headers=auth
+        )
+        assert kept.status_code == 200, kept.text
+        sql = "SELECT count() FROM {db}.request_log WHERE project_id = " + literal(project)
+        counts: list[tuple[int, ...]] = []
+        with anyio.fail_after(30):
+            for _ in range(150):  # rounds every 0.2 s; the delete is a background mutation
+                counts = await c.request_logging.store.select(sql)
+                if counts == [(2,)]:  # today and yesterday
+                    break
+                await asyncio.sleep(0.2)
+        assert counts == [(2,)]

@@ -23,9 +23,11 @@ from dbify.backends.loader import build_analytics_store, build_queue
 from dbify.backends.queue.base import Queue
 from dbify.settings import Settings
 from dbify.workers.request_log import RequestLogWorker
+from dbify.workers.request_log_retention import build_request_log_retention
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from dbify.app import DbifyApp
 
@@ -56,7 +58,11 @@ class RequestLogging:
             await self.store.close()
 
 
-async def start_request_logging(settings: Settings, *, run_worker: bool) -> RequestLogging:
+async def start_request_logging(
+    settings: Settings, *, run_worker: bool, metadata: AsyncEngine | None = None
+) -> RequestLogging:
+    """``metadata`` (the metadata store, where projects' ``log_retention_days`` live) lets
+    the worker run the retention job too; without it no project's retention is applied."""
     config = settings.analytics
     recorder = RequestRecorder(
         capacity=config.buffer_size, ip_anonymisation=config.ip_anonymisation
@@ -80,6 +86,8 @@ async def start_request_logging(settings: Settings, *, run_worker: bool) -> Requ
         worker = RequestLogWorker(
             queue, store, batch_size=config.worker_batch_size, flush_seconds=config.flush_seconds
         )
+        if metadata is not None:
+            await worker.keep_retention(build_request_log_retention(settings, store, metadata))
         await worker.start()
     await publisher.start()
     return RequestLogging(recorder, queue, publisher, store, worker)

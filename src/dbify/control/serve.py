@@ -39,7 +39,6 @@ from dbify.errors import DbifyError
 from dbify.schema_watch import SchemaWatch, build_schema_watch
 from dbify.secrets_box import SecretBoxError
 from dbify.settings import Settings
-from dbify.workers.request_log_retention import build_request_log_retention
 
 __all__ = ["Listening", "ServedProject", "serve_platform"]
 
@@ -91,10 +90,9 @@ async def _start_request_logging(
     enabled (all-in-one) with the retention job, and the analytics store for the stats API."""
     if not settings.analytics.enabled:
         return None
-    logging = await start_request_logging(settings, run_worker=settings.analytics.worker_enabled)
-    if logging.worker is not None and logging.store is not None:
-        retention = build_request_log_retention(settings, logging.store, plane.store.engine)
-        await logging.worker.keep_retention(retention)
+    logging = await start_request_logging(
+        settings, run_worker=settings.analytics.worker_enabled, metadata=plane.store.engine
+    )
     logging.attach(app, management)
     return logging
 
