@@ -21,7 +21,7 @@ from dbify.dataplane.grammar.payload import parse_payload
 from dbify.dataplane.grammar.raw_shape import RawShape, raw_request_shape, with_operands
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
-from dbify.dataplane.plan.access import restrict_snapshot
+from dbify.dataplane.plan.access import AccessPolicy, restrict_snapshot
 from dbify.dataplane.plan.call import plan_call
 from dbify.dataplane.plan.mutate import MutatePlan
 from dbify.dataplane.project import Project
@@ -77,15 +77,8 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
         )
     if principal.role is not None or principal.claims is not None:
         principal = _with_context(principal, raw)
-    access = principal.access
-    limit = access.max_body_bytes if access is not None else None
-    # The project's max_body_bytes was applied while reading; a role may only lower it.
-    if limit is not None and raw.body is not None and len(raw.body) > limit:
-        role = access.role if access is not None else ""
-        raise DbifyError(
-            Codes.PAYLOAD_TOO_LARGE,
-            f"Request body exceeds {limit} bytes, the limit of role '{role}'",
-        )
+    if principal.access is not None and raw.body is not None:
+        _check_role_body(principal.access, raw.body)
     raw_shape = None
     if raw.method == "GET" or raw.method == "HEAD":
         raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
@@ -116,6 +109,17 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
     else:
         response = await _write(project, principal, request, raw, changes)
     return _timed(project, response, started)
+
+
+def _check_role_body(access: AccessPolicy, body: bytes) -> None:
+    """An access role may only lower the project's ``max_body_bytes`` (applied while the
+    body was read, before anyone was authenticated)."""
+    limit = access.max_body_bytes
+    if limit is not None and len(body) > limit:
+        raise DbifyError(
+            Codes.PAYLOAD_TOO_LARGE,
+            f"Request body exceeds {limit} bytes, the limit of role '{access.role}'",
+        )
 
 
 def _timed(project: Project, response: ApiResponse, started: float) -> ApiResponse:
