@@ -139,8 +139,7 @@ def decode_batch(body: bytes) -> list[RequestLog]:
     """The events of a message: versions 2 and 3 (rows) or 1 (a JSON array of events)."""
     data = orjson.loads(body)
     if isinstance(data, dict):
-        values = event_values if data["v"] == 3 else event_values_v2
-        return [RequestLog(*values(row)) for row in data["rows"]]
+        return [RequestLog(*values) for values in message_values(data)]
     return [RequestLog.from_dict(item) for item in data]
 
 
