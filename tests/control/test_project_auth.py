@@ -202,8 +202,12 @@ async def test_project_jwks_url_oidc_and_kid_rotation(
     jwks_server: JwksServer,
 ) -> None:
     """An external IdP plugged in per project by configuration alone: RS256 from a JWKS
-    URL with kid rotation, ES256/EdDSA via OIDC discovery with audience and role claim."""
-    async with open_control(control_settings(auth={"jwks_min_refresh_seconds": 0})) as c:
+    URL with kid rotation, ES256/EdDSA via OIDC discovery with audience and role claim.
+    The test IdP listens on loopback, which the instance must allow explicitly."""
+    settings = control_settings(
+        auth={"jwks_min_refresh_seconds": 0}, webhooks={"allowed_hosts": ["127.0.0.1/32"]}
+    )
+    async with open_control(settings) as c:
         token = await sign_up_and_token(c.api)
         first = KeyPair("RS256", "k1")
         jwks_server.keys = [first]
@@ -255,6 +259,54 @@ async def test_project_jwks_url_oidc_and_kid_rotation(
             claims(iss=jwks_server.url, aud="dbify", app_metadata={"role": "no_such_role_x"})
         )
         assert await status(by_oidc, as_role) in (400, 401, 403)
+
+
+async def test_key_sources_on_internal_addresses_are_refused(
+    control_settings: Callable[..., Settings],
+    fixture_database_url: str,
+    jwks_server: JwksServer,
+) -> None:
+    """The server fetches a project's jwks_url / oidc_issuer: a project admin may not
+    point it at internal addresses (SSRF), as with webhook targets."""
+    async with open_control(control_settings()) as c:
+        token = await sign_up_and_token(c.api)
+        project = await _project(c, token, fixture_database_url)
+        for field in ("jwks_url", "oidc_issuer"):
+            for url in (f"{jwks_server.url}/jwks.json", "http://169.254.169.254/latest"):
+                response = await c.api.patch(
+                    f"/projects/{project['id']}", json={field: url}, headers=_auth(token)
+                )
+                assert response.status_code == 400, response.text
+                assert "allowed_hosts" in response.json()["message"]
+        response = await c.api.post(
+            "/projects",
+            json={"name": "q", "database_url": fixture_database_url,
+                  "config": {"jwks_url": f"{jwks_server.url}/jwks.json"}},
+            headers=_auth(token),
+        )  # fmt: skip
+        assert response.status_code == 400, response.text
+    assert jwks_server.fetches == 0
+
+
+async def test_discovery_naming_an_internal_jwks_is_not_followed(
+    control_settings: Callable[..., Settings],
+    fixture_database_url: str,
+    jwks_server: JwksServer,
+) -> None:
+    """The issuer is allowed (by name), but its discovery document names a JWKS on an
+    address that is not: the verifier refuses to fetch it, so tokens are 401."""
+    async with open_control(control_settings(webhooks={"allowed_hosts": ["localhost"]})) as c:
+        token = await sign_up_and_token(c.api)
+        issuer = jwks_server.url.replace("127.0.0.1", "localhost")
+        project = await _project(c, token, fixture_database_url, oidc_issuer=issuer)
+        key = KeyPair("RS256", "k1")
+        jwks_server.keys = [key]
+        response = await c.data.get(
+            f"/p/{project['id']}/rest/v1/publishers?limit=1",
+            headers=_auth(key.sign(claims(iss=issuer))),
+        )
+        assert response.status_code == 401, response.text
+        assert jwks_server.fetches == 0  # the JWKS named by the discovery was never fetched
 
 
 async def test_unusable_jwks_is_refused_when_configured(

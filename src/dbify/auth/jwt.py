@@ -22,8 +22,8 @@ import re
 import time
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -70,6 +70,10 @@ class JwtConfig:
     cache_size: int = 1000
     jwks_ttl_seconds: float = 600.0
     jwks_min_refresh_seconds: float = 30.0
+    # Awaited with every URL before it is fetched (the discovery document, then the JWKS
+    # it names); raises to refuse it. Set for key sources a project admin configured
+    # (control/outbound.py's SSRF policy), not for the operator's own settings.
+    url_guard: Callable[[str], Awaitable[None]] | None = field(default=None, compare=False)
 
     @property
     def enabled(self) -> bool:
@@ -266,7 +270,7 @@ class JwtVerifier:
                 return  # another request refreshed meanwhile
             self._last_refresh = now
             try:
-                self._keys = await asyncio.to_thread(self._load_remote)
+                self._keys = await self._load_remote()
                 self._keys_loaded_at = now
             except Exception:
                 # Keep serving with the keys we had (a token signed by an unknown key
@@ -274,17 +278,23 @@ class JwtVerifier:
                 ttl, wait = self.config.jwks_ttl_seconds, self.config.jwks_min_refresh_seconds
                 self._keys_loaded_at = max(self._keys_loaded_at, now - ttl + wait)
 
-    def _load_remote(self) -> dict[str | None, list[_Key]]:
+    async def _load_remote(self) -> dict[str | None, list[_Key]]:
         url = self._jwks_url
         if url is None:
             assert self.config.oidc_issuer is not None
             issuer = self.config.oidc_issuer.rstrip("/")
-            discovery = _fetch_json(f"{issuer}/.well-known/openid-configuration")
+            discovery = await self._fetch(f"{issuer}/.well-known/openid-configuration")
             url = discovery["jwks_uri"]
             if not isinstance(url, str):
                 raise ValueError("discovery document without jwks_uri")
             self._jwks_url = url
-        return _parse_jwks(_fetch_json(url))
+        return _parse_jwks(await self._fetch(url))
+
+    async def _fetch(self, url: str) -> Any:
+        guard = self.config.url_guard
+        if guard is not None:
+            await guard(url)
+        return await asyncio.to_thread(_fetch_json, url)
 
     def _decode(self, token: str, key: str | PyJWK, alg: str) -> dict[str, Any]:
         try:

@@ -14,6 +14,7 @@ from dbify.backends.events import EventBus
 from dbify.control.access_roles.store import AccessRoleStore
 from dbify.control.api_keys.service import KeyService
 from dbify.control.api_keys.store import KeyStore
+from dbify.control.outbound import OutboundPolicy
 from dbify.control.projects.broadcast import BroadcastAnnouncer, BroadcastListener
 from dbify.control.projects.directory import StoreProjectDirectory
 from dbify.control.projects.schemas import ProjectConfig
@@ -118,6 +119,7 @@ async def open_control_plane(
             connect_timeout=min(settings.database.connect_timeout_seconds, 5.0),
             defaults=_defaults(settings),
             log_retention_limit=settings.analytics.retention_days,
+            outbound=OutboundPolicy(settings.webhooks.allowed_hosts),
         )
         users = UserService(
             users_store,

@@ -30,6 +30,7 @@ from dbify.control.access_roles.policy import compile_policy
 from dbify.control.access_roles.schemas import AccessRoleBody
 from dbify.control.access_roles.store import AccessRoleStore
 from dbify.control.api_keys.store import KeyRecord, KeyStore
+from dbify.control.outbound import OutboundPolicy
 from dbify.control.projects.connect import snapshot_from_catalog
 from dbify.control.projects.pools import LazyPool, PoolBudget
 from dbify.control.projects.schemas import ProjectConfig
@@ -234,6 +235,9 @@ class StoreProjectDirectory:
             role_claim=config.jwt_role_claim,
             leeway_seconds=self._settings.auth.jwt_leeway_seconds,
             jwks_min_refresh_seconds=self._settings.auth.jwks_min_refresh_seconds,
+            # A project admin chose these URLs: the server fetches them only where it
+            # may call on a user's behalf (no internal addresses unless allowed).
+            url_guard=OutboundPolicy(self._settings.webhooks.allowed_hosts).check,
         )
         return JwtVerifier(verifier)
 

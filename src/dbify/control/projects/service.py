@@ -19,6 +19,7 @@ from dbify.control.access import Caller, ProjectRole, role_allows
 from dbify.control.api_keys.issue import new_key_record
 from dbify.control.api_keys.store import KeyStore
 from dbify.control.errors import ControlCodes, control_error
+from dbify.control.outbound import OutboundPolicy, TargetRefused
 from dbify.control.projects.connect import probe_database, snapshot_from_catalog
 from dbify.control.projects.schemas import (
     ConnectionChecked,
@@ -82,6 +83,7 @@ class ProjectService:
         connect_timeout: float,
         defaults: ProjectConfig,
         log_retention_limit: int | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self._store = store
         self._keys = keys
@@ -92,6 +94,7 @@ class ProjectService:
         self._timeout = connect_timeout
         self._defaults = defaults
         self._log_retention_limit = log_retention_limit
+        self._outbound = outbound if outbound is not None else OutboundPolicy()
 
     def rest_url(self, project_id: str) -> str:
         return f"{self.public_url}/p/{project_id}/rest/v1"
@@ -133,6 +136,7 @@ class ProjectService:
         now = _now()
         config = request.config or self._defaults
         self._check_log_retention(config.log_retention_days)
+        await self._check_key_sources(config.jwks_url, config.oidc_issuer)
         record = ProjectRecord(
             id=secrets.token_hex(8),
             name=request.name,
@@ -187,6 +191,7 @@ class ProjectService:
         values["settings"] = ProjectConfig(**settings).model_dump()
         if "log_retention_days" in given:
             self._check_log_retention(change.log_retention_days)
+        await self._check_key_sources(given.get("jwks_url"), given.get("oidc_issuer"))
         if change.jwt_secret is not None:
             values["jwt_secret_sealed"] = self._sealed_jwt_secret(change.jwt_secret)
         url_changed = change.database_url is not None
@@ -223,6 +228,21 @@ class ProjectService:
                 hint="The instance keeps request logs for analytics.retention_days "
                 f"({limit}); choose fewer days or leave it unset.",
             )
+
+    async def _check_key_sources(self, *urls: str | None) -> None:
+        """The server fetches a project's ``jwks_url`` / ``oidc_issuer``: like webhook
+        targets, they may not name internal addresses unless the instance allows them
+        (``settings.webhooks.allowed_hosts``). The verifier checks again before each
+        fetch (the discovery document may name another host; DNS may change)."""
+        for url in urls:
+            if not url:
+                continue
+            try:
+                await self._outbound.check(url)
+            except TargetRefused as refused:
+                raise control_error(
+                    ControlCodes.INVALID_REQUEST, f"JWT key source refused: {refused}"
+                ) from None
 
     def _sealed_jwt_secret(self, given: SecretStr) -> str | None:
         """The secret sealed for storage; None (removed) for an empty string."""
