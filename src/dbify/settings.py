@@ -270,8 +270,9 @@ class WebhookSettings(BaseModel):
     )
     allowed_hosts: tuple[str, ...] = Field(
         (),
-        description="Hosts or CIDRs webhooks and cron HTTP actions may reach although they are "
-        "loopback/private/link-local (refused by default against SSRF), e.g. 127.0.0.1/32.",
+        description="Hosts or CIDRs webhooks, cron HTTP actions and projects' JWKS/OIDC key "
+        "sources may reach although they are loopback/private/link-local (refused by default "
+        "against SSRF), e.g. 127.0.0.1/32.",
     )
 
 
