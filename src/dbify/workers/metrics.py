@@ -12,8 +12,7 @@ itself (``control/observability.py``), ``dbify worker --metrics-port`` for its o
 
 ``WorkerMetricsServer`` answers ``GET /metrics`` (Prometheus text) and ``GET /healthz``
 (the workers' ``health()``; 503 when one is not running) on its own port: a standalone
-worker has no API server to carry them. It speaks just enough HTTP/1.1 for scrapers and
-probes (one request per connection); it is not a general web server.
+worker has no API server to carry them.
 """
 
 from __future__ import annotations
@@ -21,9 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from dbify.backends.queue.base import Queue, QueueUnavailable
 from dbify.metrics import CONTENT_TYPE, Metrics
@@ -32,9 +36,6 @@ from dbify.workers.request_log import RequestLogWorker
 from dbify.workers.webhooks import WebhookWorker
 
 __all__ = ["QueueBacklog", "WorkerMetricsServer", "request_log_worker_readings", "worker_readings"]
-
-_REQUEST_LIMIT_BYTES = 16 * 1024
-_READ_TIMEOUT_SECONDS = 5.0
 
 
 class QueueBacklog:
@@ -121,57 +122,58 @@ def worker_readings(metrics: Metrics, worker: Worker) -> None:
     )
 
 
+class _SignalFreeServer(uvicorn.Server):
+    """uvicorn's server without its SIGINT/SIGTERM capture: ``dbify worker`` owns the
+    signals (a graceful stop of its workers), this server is only stopped by it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class WorkerMetricsServer:
-    """``/metrics`` and ``/healthz`` of a worker process on ``host:port`` (0: any free port)."""
+    """``/metrics`` and ``/healthz`` of a worker process on ``host:port`` (0: any free port):
+    a two-route Starlette app under uvicorn, the stack ``dbify serve`` runs on."""
 
     def __init__(self, metrics: Metrics, workers: Sequence[Worker]) -> None:
         self._metrics = metrics
         self._workers = workers
-        self._server: asyncio.Server | None = None
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> int:
         """Listen; return the port actually bound."""
-        self._server = await asyncio.start_server(
-            self._handle, host, port, limit=_REQUEST_LIMIT_BYTES
+        app = Starlette(
+            routes=[
+                Route("/metrics", self._exposition, methods=["GET", "HEAD"]),
+                Route("/healthz", self._health, methods=["GET", "HEAD"]),
+            ]
         )
-        bound: int = self._server.sockets[0].getsockname()[1]
+        config = uvicorn.Config(
+            app, host=host, port=port, lifespan="off", access_log=False, log_level="warning"
+        )
+        server = _SignalFreeServer(config)
+        self._server, self._task = server, asyncio.create_task(server.serve())
+        while not server.started:
+            if self._task.done():
+                await self._task
+                raise OSError(f"could not listen on {host}:{port}")
+            await asyncio.sleep(0.01)
+        bound: int = server.servers[0].sockets[0].getsockname()[1]
         return bound
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+            self._server = self._task = None
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _READ_TIMEOUT_SECONDS)
-            method, _, rest = head.partition(b" ")
-            path = rest.partition(b" ")[0].partition(b"?")[0]
-            status, content_type, body = self._answer(method, path)
-            reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}.get(
-                status, "Service Unavailable"
-            )
-            writer.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + (b"" if method == b"HEAD" else body)
-            )
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
-            pass  # a client that sends no complete request gets nothing
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+    async def _exposition(self, request: Request) -> Response:
+        return Response(self._metrics.exposition(), media_type=CONTENT_TYPE)
 
-    def _answer(self, method: bytes, path: bytes) -> tuple[int, str, bytes]:
-        if method not in (b"GET", b"HEAD"):
-            return 405, "text/plain", b"method not allowed\n"
-        if path == b"/metrics":
-            return 200, CONTENT_TYPE, self._metrics.exposition()
-        if path == b"/healthz":
-            health: list[dict[str, object]] = [w.health() for w in self._workers]
-            status = 200 if all(h.get("running") for h in health) else 503
-            return status, "application/json", orjson.dumps({"workers": health})
-        return 404, "text/plain", b"not found: /metrics or /healthz\n"
+    async def _health(self, request: Request) -> Response:
+        health: list[dict[str, object]] = [w.health() for w in self._workers]
+        status = 200 if all(h.get("running") for h in health) else 503
+        return Response(
+            orjson.dumps({"workers": health}), status_code=status, media_type="application/json"
+        )
