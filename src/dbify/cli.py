@@ -32,7 +32,7 @@ from dbify.control.search.cli import search
 from dbify.control.secrets.cli import secrets
 from dbify.control.serve import serve_platform
 from dbify.http_protocol import JsonErrorsHttpToolsProtocol
-from dbify.settings import describe_settings, load_settings
+from dbify.settings import InvalidSettings, describe_settings, load_settings
 from dbify.typegen.cli import gen
 from dbify.workers.command import worker
 
@@ -99,7 +99,18 @@ async def _serve_app(
     await task
 
 
-@click.group()
+class _Main(click.Group):
+    """The command group; settings that do not validate are a one-line-per-variable
+    error (exit 1), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InvalidSettings as error:
+            raise click.ClickException(f"invalid settings\n{error}") from None
+
+
+@click.group(cls=_Main)
 @click.version_option(__version__, prog_name="dbify")
 def main() -> None:
     """Dbify: instant REST APIs for existing PostgreSQL databases."""

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from dbify.auth.key_sources import HttpUrlText, JwksDocument
 
 
 class ServerSettings(BaseModel):
@@ -136,9 +138,9 @@ class AuthSettings(BaseModel):
     jwt_secret: SecretStr | None = Field(
         None, description="Shared secret of HS256/384/512 tokens (e.g. Supabase's JWT secret)."
     )
-    jwks: str | None = Field(None, description="A JWKS document (JSON text) of accepted keys.")
-    jwks_url: str | None = Field(None, description="URL of the identity provider's JWKS.")
-    oidc_issuer: str | None = Field(
+    jwks: JwksDocument = Field(None, description="A JWKS document (JSON text) of accepted keys.")
+    jwks_url: HttpUrlText = Field(None, description="URL of the identity provider's JWKS.")
+    oidc_issuer: HttpUrlText = Field(
         None, description="OpenID Connect issuer: keys from its discovery document; iss checked."
     )
     jwt_audience: str | None = Field(None, description="Required `aud` claim, if set.")
@@ -385,9 +387,23 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+class InvalidSettings(ValueError):
+    """Settings that do not validate: one line per variable, never its value (a value
+    may be a secret or a URL with a password)."""
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings once; ``overrides`` (from the command line) win."""
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        lines = [
+            "DBIFY_"
+            + "__".join(str(part).upper() for part in problem["loc"])
+            + f": {problem['msg']}"
+            for problem in error.errors()
+        ]
+        raise InvalidSettings("\n".join(lines)) from None
 
 
 def redact_url(url: str) -> str:

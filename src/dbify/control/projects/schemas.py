@@ -5,41 +5,16 @@ The database URL is accepted on create/update and never returned.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from dbify.auth.key_sources import HttpUrlText, JwksDocument
 from dbify.control.schema_watcher.schemas import SchemaWatcherStatus
 
 MemberRole = Literal["owner", "admin", "viewer"]
 _Item = TypeVar("_Item")
-
-
-def _jwks_document(value: str | None) -> str | None:
-    # Checked when configured: a document the verifier cannot read would otherwise
-    # take the project offline at its next load instead of failing this request.
-    if value is None:
-        return None
-    try:
-        document = json.loads(value)
-    except ValueError:
-        raise ValueError("jwks must be a JWKS document (JSON text)") from None
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ValueError('jwks must be a JSON object with a "keys" list')
-    return value
-
-
-def _http_url(value: str | None) -> str | None:
-    # The verifier only fetches http(s); refuse anything else up front (file:, ftp:).
-    if value is not None and not value.startswith(("https://", "http://")):
-        raise ValueError("must be an http(s) URL")
-    return value
-
-
-JwksDocument = Annotated[str | None, AfterValidator(_jwks_document)]
-HttpUrlText = Annotated[str | None, AfterValidator(_http_url)]
 
 
 class Page(BaseModel, Generic[_Item]):
