@@ -20,8 +20,7 @@ import asyncio
 import csv
 import io
 import subprocess
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from dbify.settings import Settings
 from tests.fixtures.control import PUBLIC_URL, open_control, sign_up_and_token
 from tests.fixtures.database import server_url
 from tests.fixtures.pgbouncer import RunningPgBouncer
+from tests.schema_watch.waiting import count_is, status_is, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -101,21 +101,6 @@ async def _watched_project(
         finally:
             await watch.stop()
             await bus.close()
-
-
-@pytest.fixture
-def user_database(make_database: Callable[..., str]) -> str:
-    """A fresh database (created outside the test's event loop: the factory runs its own)."""
-    return make_database()
-
-
-async def _wait_until(check: Callable[[], Awaitable[bool]], limit: float = 15.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if await check():
-            return time.monotonic() - start
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 def _admin(bouncer: RunningPgBouncer, command: str) -> list[dict[str, str]]:
@@ -193,9 +178,9 @@ async def test_direct_address_keeps_listen_off_pgbouncer(
 
             before = len(await project.history())
             await ddl.execute("ALTER TABLE items ADD COLUMN sku text")
-            served = await _wait_until(lambda: _status_is(project.status("/items?select=sku"), 200))
+            served = await wait_until(lambda: status_is(project.status("/items?select=sku"), 200))
             assert served < 1.0, served
-            await _wait_until(lambda: _count_is(project.history(), before + 1))
+            await wait_until(lambda: count_is(project.history(), before + 1))
             entry = (await project.history())[0]
             assert entry["detected_by"] == "listen", await project.history()
             assert [(c["kind"], c["subject"]) for c in entry["changes"]] == [
@@ -228,17 +213,9 @@ async def test_without_direct_address_the_watcher_polls_through_pgbouncer(
 
             before = len(await project.history())
             await ddl.execute("ALTER TABLE items ADD COLUMN sku text")
-            served = await _wait_until(lambda: _status_is(project.status("/items?select=sku"), 200))
+            served = await wait_until(lambda: status_is(project.status("/items?select=sku"), 200))
             assert served < 1.0 + 1.0, served  # poll interval + 1 s
-            await _wait_until(lambda: _count_is(project.history(), before + 1))
+            await wait_until(lambda: count_is(project.history(), before + 1))
             assert (await project.history())[0]["detected_by"] == "poll"
     finally:
         await ddl.close()
-
-
-async def _status_is(status: Awaitable[int], expected: int) -> bool:
-    return await status == expected
-
-
-async def _count_is(items: Awaitable[list[dict[str, Any]]], expected: int) -> bool:
-    return len(await items) == expected

@@ -11,7 +11,7 @@ import asyncio
 import socket
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -27,6 +27,7 @@ from dbify.schema_watch import install_watcher, start_schema_watch, uninstall_wa
 from dbify.schema_watch.catalog import watcher_installed
 from dbify.settings import Settings
 from tests.fixtures.control import PUBLIC_URL, open_control, sign_up_and_token
+from tests.schema_watch.waiting import count_is, is_true, status_is, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -52,20 +53,6 @@ def inbox() -> Iterator[tuple[_Inbox, int]]:
         yield handler, port
     finally:
         controller.stop()
-
-
-@pytest.fixture
-def user_database(make_database: Callable[..., str]) -> str:
-    return make_database()
-
-
-async def _wait_until(check: Callable[[], Awaitable[bool]], limit: float = 15.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if await check():
-            return time.monotonic() - start
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 def _body(message: Message) -> tuple[str, str]:
@@ -127,7 +114,7 @@ async def test_schema_changes_reach_api_history_and_mail(
         try:
             watcher = watch.watcher(project_id)
             assert watcher is not None
-            await _wait_until(lambda: _true(watcher.mode == mode))
+            await wait_until(lambda: is_true(watcher.mode == mode))
 
             async def step(name: str, sql: str, path: str, expected: int) -> dict[str, Any]:
                 before = len(await history())
@@ -135,8 +122,8 @@ async def test_schema_changes_reach_api_history_and_mail(
                 # Served and recorded: a stale snapshot may already fail the right way
                 # (the database rejects a dropped column), so the log entry counts too.
                 started = time.monotonic()
-                await _wait_until(lambda: _status_is(status(path), expected))
-                await _wait_until(lambda: _count_is(history(), before + 1))
+                await wait_until(lambda: status_is(status(path), expected))
+                await wait_until(lambda: count_is(history(), before + 1))
                 latencies[name] = time.monotonic() - started
                 return (await history())[0]
 
@@ -181,8 +168,8 @@ async def test_schema_changes_reach_api_history_and_mail(
             before = len(await history())
             for i in range(50):
                 await ddl.execute(f"ALTER TABLE tags ADD COLUMN c{i} int")
-            latencies["50-statement migration"] = await _wait_until(
-                lambda: _status_is(status("/tags?select=c49"), 200)
+            latencies["50-statement migration"] = await wait_until(
+                lambda: status_is(status("/tags?select=c49"), 200)
             )
             await asyncio.sleep(1.5 + (poll_seconds if mode == "poll" else 0))
             entries = await history()
@@ -190,7 +177,7 @@ async def test_schema_changes_reach_api_history_and_mail(
             assert len(entries[0]["changes"]) == 50
 
             await bus.drain()
-            await _wait_until(lambda: _true(len(handler.messages) == 6))
+            await wait_until(lambda: is_true(len(handler.messages) == 6))
         finally:
             await watch.stop()
             await bus.close()
@@ -219,15 +206,3 @@ async def test_schema_changes_reach_api_history_and_mail(
     target = 1.0 if mode == "listen" else poll_seconds + 1.0
     assert statistics.median(latencies.values()) < target, latencies
     assert max(latencies.values()) < 2 * target, latencies
-
-
-async def _true(value: bool) -> bool:
-    return value
-
-
-async def _status_is(status: Awaitable[int], expected: int) -> bool:
-    return await status == expected
-
-
-async def _count_is(items: Awaitable[list[dict[str, Any]]], expected: int) -> bool:
-    return len(await items) == expected

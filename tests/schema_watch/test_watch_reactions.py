@@ -9,6 +9,7 @@ Real PostgreSQL (the watcher's own connection) and a real SMTP server (aiosmtpd)
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import socket
 import time
@@ -32,6 +33,11 @@ from dbify.schema_watch import start_schema_watch, uninstall_watcher
 from dbify.settings import Settings, WebhookSettings
 from tests.fixtures.control import PUBLIC_URL, open_control, sign_up_and_token
 from tests.fixtures.receiver import open_receiver
+from tests.schema_watch.waiting import is_true
+from tests.schema_watch.waiting import wait_until as _wait_until
+
+# Reactions here are expected faster than a poll cycle: a tighter default deadline.
+wait_until = functools.partial(_wait_until, limit=10.0)
 
 pytestmark = pytest.mark.anyio
 
@@ -57,15 +63,6 @@ def inbox() -> Iterator[tuple[_Inbox, int]]:
         yield handler, port
     finally:
         controller.stop()
-
-
-async def _wait_until(check: Callable[[], Awaitable[bool]], limit: float = 10.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if await check():
-            return time.monotonic() - start
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture
@@ -104,7 +101,7 @@ async def test_stale_schema_error_triggers_an_immediate_recheck(url: str, tmp_pa
             async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as data:
                 watcher = watch.watcher(project_id)
                 assert watcher is not None
-                await _wait_until(lambda: _true(watcher.mode == "poll"))
+                await wait_until(lambda: is_true(watcher.mode == "poll"))
                 await asyncio.sleep(1.0)  # the look after connecting is over
                 path = f"/p/{project_id}/rest/v1/items?select=sku"
 
@@ -122,7 +119,7 @@ async def test_stale_schema_error_triggers_an_immediate_recheck(url: str, tmp_pa
                 first = await data.get(path, headers={"apikey": key})
                 assert first.status_code == 400, first.text  # the stale snapshot
                 assert first.json()["code"] == "42703"
-                seconds = await _wait_until(lambda: _equal(status(), 200), limit=2.0)
+                seconds = await wait_until(lambda: _equal(status(), 200), limit=2.0)
                 print(f"\nstale request -> API serves the new column: {seconds * 1000:.0f} ms")
 
                 log = await control.api.get(f"/projects/{project_id}/schema-changes", headers=auth)
@@ -161,7 +158,7 @@ async def test_watcher_installed_through_the_api_and_uninstall_switches_to_poll(
         try:
             watcher = watch.watcher(project_id)
             assert watcher is not None
-            await _wait_until(lambda: _true(watcher.mode == "poll"))
+            await wait_until(lambda: is_true(watcher.mode == "poll"))
 
             refused = await control.api.post(watcher_url, headers=viewer)
             assert refused.status_code == 403, refused.text
@@ -183,15 +180,15 @@ async def test_watcher_installed_through_the_api_and_uninstall_switches_to_poll(
             await ddl.execute("ALTER TABLE items ADD COLUMN sku text")
             project = control.plane.directory.get(project_id)  # type: ignore[union-attr]
             assert project is not None
-            await _wait_until(
-                lambda: _true(any(c.name == "sku" for c in _columns(project, "items"))),
+            await wait_until(
+                lambda: is_true(any(c.name == "sku" for c in _columns(project, "items"))),
                 limit=3.0,
             )
 
             # Removed from elsewhere (the CLI, another instance): the watcher hears it.
             started = time.monotonic()
             await uninstall_watcher(ddl)
-            await _wait_until(lambda: _true(watcher.mode == "poll"), limit=2.0)
+            await wait_until(lambda: is_true(watcher.mode == "poll"), limit=2.0)
             print(f"\nuninstall -> poll mode: {(time.monotonic() - started) * 1000:.0f} ms")
 
             again = await control.api.post(watcher_url, headers=owner)
@@ -257,9 +254,9 @@ async def test_mail_goes_to_owners_unless_opted_out_and_to_subscribers(
         try:
             watcher = watch.watcher(project_id)
             assert watcher is not None
-            await _wait_until(lambda: _true(watcher.mode == "poll"))
+            await wait_until(lambda: is_true(watcher.mode == "poll"))
             await ddl.execute("ALTER TABLE items ADD COLUMN sku text")
-            await _wait_until(lambda: _true(len(handler.messages) == 1))
+            await wait_until(lambda: is_true(len(handler.messages) == 1))
             await asyncio.sleep(0.5)
         finally:
             await watch.stop()
@@ -274,10 +271,6 @@ def _columns(project: Any, table: str) -> list[Any]:
         if relation.name.name == table:
             return list(relation.columns)
     return []
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _equal(value: Awaitable[int], expected: int) -> bool:
@@ -312,7 +305,7 @@ async def test_a_real_schema_change_reaches_a_webhook_through_the_event_bus(
         try:
             watcher = watch.watcher(project_id)
             assert watcher is not None
-            await _wait_until(lambda: _true(watcher.mode == "poll"))
+            await wait_until(lambda: is_true(watcher.mode == "poll"))
             await ddl.execute("ALTER TABLE items ADD COLUMN sku text")
             (received,) = await receiver.wait_for("/hook", within=10)
         finally:
