@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from dbify.analytics.event import decode_batch, encode_rows
+import pytest
+
+from dbify.analytics.event import (
+    count_events,
+    decode_batch,
+    encode_entries,
+    encode_rows,
+    entry_rows,
+)
 from dbify.analytics.recorder import RequestRecorder
 from dbify.dataplane.respond import ApiResponse
 from dbify.dataplane.timing import RequestTiming
@@ -26,9 +34,12 @@ def test_entries_hold_plain_values_and_rows_decode_to_events() -> None:
     recorder.record(
         _PROJECT, ids, 1_000, 1_000, RequestTiming(), scope, {"apikey": "nope"}, "/", response
     )
-    for entry in recorder._entries:
-        assert all(isinstance(v, str | int | bytes | None) or v is _KEYS for v in entry)
-    body = encode_rows(recorder.drain(10))
+    entries = recorder.take(10)
+    for entry in entries:
+        assert all(isinstance(v, str | int | bytes) for v in entry)
+        assert b"secret" not in repr(entry).encode()
+        assert "203.0.113.7" not in entry
+    body = encode_rows(entry_rows(entries))
     for private in (b"secret", b"bob", b"203.0.113.7"):  # credential, filter value, address
         assert private not in body
     first, second = decode_batch(body)
@@ -38,3 +49,24 @@ def test_entries_hold_plain_values_and_rows_decode_to_events() -> None:
     assert (first.queue_us, second.queue_us, second.db_us) == (30, 0, 0)
     assert (first.key_id, first.role, first.user_agent) == ("k1", "anon", "ua")
     assert (second.key_id, second.target, second.path) == ("invalid", "", "/")
+
+
+def test_the_pipelines_key_is_logged_and_entries_messages_need_trust() -> None:
+    """A request the pipeline authenticated is logged with the key it noted (no second
+    verification); an entries message decodes like JSON rows, but only when trusted."""
+    recorder = RequestRecorder(capacity=10)
+    scope = {"method": "GET", "query_string": b"id=eq.7", "client": None}
+    timing = RequestTiming()
+    timing.key_id, timing.role = "k9", "web_user"
+    response = ApiResponse(404, b'{"code":"PGRST205","message":"m"}', [])
+    recorder.record(_PROJECT, recorder.new_request_id({}), 5, 1_000, timing, scope, {}, "/x", response)  # fmt: skip
+    entries = recorder.take(10)
+    body = encode_entries(entries)
+    assert count_events(body) is None
+    assert count_events(body, trusted=True) == 1
+    with pytest.raises(ValueError, match="from outside"):
+        decode_batch(body)
+    (event,) = decode_batch(body, trusted=True)
+    assert event == decode_batch(encode_rows(entry_rows(entries)))[0]
+    assert (event.key_id, event.role, event.error_code, event.query_shape) == ("k9", "web_user", "PGRST205", "id=eq.?")  # fmt: skip
+    assert event.client_ip == ""

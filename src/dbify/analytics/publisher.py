@@ -5,6 +5,10 @@ buffer holds ``batch_size`` entries or ``flush_seconds`` have passed. A batch th
 refuses (broker down, timeout) goes to the on-disk spool; the spool is replayed, oldest
 first, before new batches once the queue answers again. When the spool is full the
 batch is dropped, counted in ``dropped`` and logged: requests are never blocked.
+
+A batch for the in-process queue is an entries message (``event.encode_entries``): the
+last derivations then run in the consumer (the chDB child in all-in-one), not here, on
+the serving process's CPU. A batch for a broker or the spool is version-3 JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import logging
 import time
 
-from dbify.analytics.event import encode_rows
+from dbify.analytics.event import encode_entries, encode_rows, entry_rows
 from dbify.analytics.recorder import RequestRecorder
 from dbify.analytics.spool import Spool
 from dbify.backends.queue.base import Queue, QueueUnavailable
@@ -83,11 +87,14 @@ class RequestLogPublisher:
             return
         self._last_flush = time.monotonic()
         await self._replay_spool()
+        in_process = self.queue.in_process
         while len(self.recorder):
-            body = encode_rows(self.recorder.drain(self.batch_size))
-            if self.queue_up and await self._publish([body]):
-                continue
-            self._spool(body)
+            entries = self.recorder.take(self.batch_size)
+            if self.queue_up:
+                body = encode_entries(entries) if in_process else encode_rows(entry_rows(entries))
+                if await self._publish([body]):
+                    continue
+            self._spool(encode_rows(entry_rows(entries)))
 
     async def _publish(self, bodies: list[bytes]) -> bool:
         try:

@@ -1,18 +1,18 @@
 """The request path's side of request logging: append one flat tuple, nothing more.
 
 ``RequestRecorder.record`` is called once per data API request, after the response is
-built. It appends ONE tuple of plain values already at hand (ints, strs, bytes; the
-project's long-lived key registry) to a list bounded by ``capacity``, and keeps no
-reference to the request, its headers or the response: holding those per-request objects
-until the publisher ran cost ~20 µs a request in garbage collection. When the list is full
-the entry is counted in ``dropped`` and discarded, so a stalled publisher can never grow
-memory or slow requests.
+built. It appends ONE tuple of plain values (``event.ENTRY_FIELDS``: ints, strs, bytes)
+to a list bounded by ``capacity``, and keeps no reference to the request, its headers or
+the response: holding those per-request objects until the publisher ran cost ~20 µs a
+request in garbage collection. When the list is full the entry is counted in ``dropped``
+and discarded, so a stalled publisher can never grow memory or slow requests.
 
-The publisher calls ``drain``, which turns entries into compact rows (``event.ROW_FIELDS``)
-for one ``orjson.dumps`` of the whole batch. Only what must not leave the serving process
-is derived there: the key id and role (the credential stays here), the query's shape
-(filter values are user data) and the anonymised client address. Everything else (target,
-row count, database time) is derived by the consumer, see ``event.decode_batch``.
+Nothing secret is in an entry: the key is its id and role (noted by the pipeline when
+it authenticated the request, ``RequestTiming``; verified here only for requests that
+failed before that), and the client address is already anonymised. The query string is
+still raw: its shape (filter values removed) is derived by ``event.entry_rows``, which
+the publisher runs before a batch leaves the process for a broker, and the in-process
+consumer (the chDB child) runs on its side, off the serving process's CPU.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from dbify.analytics.event import IpAnonymisation, anonymise_ip, shape_of_query
+from dbify.analytics.event import IpAnonymisation, anonymise_ip
 from dbify.dataplane.respond import ApiResponse
 from dbify.dataplane.timing import RequestTiming
 
@@ -84,9 +84,13 @@ class RequestRecorder:
         for name, value in response.headers:
             if name == b"content-range":
                 span = value
-        status, body = response.status, response.body
+        status = response.status
         client = scope.get("client")
         get = headers.get
+        key_id = timing.key_id
+        role = timing.role
+        if key_id is None:  # refused before authentication finished
+            key_id, role = _key_of(project.keys, get("apikey"), get("authorization"))
         self._entries.append(
             (
                 ids[0],
@@ -97,67 +101,24 @@ class RequestRecorder:
                 path,
                 scope["query_string"],
                 status,
-                body if status >= 400 else b"",
+                _error_code(response.body) if status >= 400 else "",
                 duration_ns,
                 timing.db_ns,
                 timing.queue_ns,
                 span,
-                len(body),
-                project.keys,
-                get("apikey"),
-                get("authorization"),
-                client[0] if client else "",
+                len(response.body),
+                key_id,
+                role,
+                anonymise_ip(client[0], self.ip_anonymisation, self._salt) if client else "",
                 get("user-agent", ""),
             )
         )
 
-    def drain(self, limit: int) -> list[list[Any]]:
-        """Remove up to ``limit`` oldest entries and return them as rows (``ROW_FIELDS``)."""
+    def take(self, limit: int) -> list[tuple[Any, ...]]:
+        """Remove up to ``limit`` oldest entries and return them as they are."""
         taken, self._entries[:limit] = self._entries[:limit], []
         self.recorded += len(taken)
-        mode, salt = self.ip_anonymisation, self._salt
-        return [
-            [
-                event_id,
-                started_us,
-                project_id,
-                request_id,
-                method,
-                path,
-                shape_of_query(query.decode("latin-1")) if query else "",
-                status,
-                _error_code(status, error_body),
-                duration_ns // 1000,
-                db_ns // 1000,
-                queue_ns // 1000,
-                span.decode("latin-1"),
-                response_bytes,
-                *_key_of(keys, apikey, authorization),
-                anonymise_ip(client, mode, salt),
-                user_agent[:512],
-            ]
-            for (
-                event_id,
-                started_us,
-                project_id,
-                request_id,
-                method,
-                path,
-                query,
-                status,
-                error_body,
-                duration_ns,
-                db_ns,
-                queue_ns,
-                span,
-                response_bytes,
-                keys,
-                apikey,
-                authorization,
-                client,
-                user_agent,
-            ) in taken
-        ]
+        return taken
 
 
 def _key_of(keys: Any, apikey: str | None, authorization: str | None) -> tuple[str, str]:
@@ -173,8 +134,9 @@ def _key_of(keys: Any, apikey: str | None, authorization: str | None) -> tuple[s
     return key.id, key.role or key.kind
 
 
-def _error_code(status: int, body: bytes) -> str:
-    if status < 400 or not body.startswith(b"{"):
+def _error_code(body: bytes) -> str:
+    """The PostgREST ``code`` of an error body, '' when it has none."""
+    if not body.startswith(b"{"):
         return ""
     try:
         code = orjson.loads(body).get("code")

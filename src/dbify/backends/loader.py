@@ -21,7 +21,10 @@ __all__ = ["build_analytics_store", "build_queue", "build_search_backends", "ope
 def build_queue(settings: Settings) -> Queue:
     config = settings.analytics
     if config.queue == "memory":
-        return MemoryQueue(claim_idle_seconds=config.claim_idle_seconds)
+        # As many events as the recorder's buffer, in messages: beyond that (a store
+        # slower than the requests) batches go to the on-disk spool, not to memory.
+        capacity = max(config.buffer_size // config.batch_size, 10)
+        return MemoryQueue(capacity=capacity, claim_idle_seconds=config.claim_idle_seconds)
     if not config.queue_url:
         raise ValueError(f"DBIFY_ANALYTICS__QUEUE_URL is required for the {config.queue} queue")
     if config.queue == "redis":

@@ -75,6 +75,11 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
             project.settings.anon_role,
             project.access_roles,
         )
+    timing = current_timing.get()
+    if timing is not None:
+        access = principal.access
+        timing.key_id = principal.key_id
+        timing.role = principal.role or (access.role if access is not None else principal.kind)
     if principal.role is not None or principal.claims is not None:
         principal = _with_context(principal, raw)
     if principal.access is not None and raw.body is not None:

@@ -17,13 +17,19 @@ __all__ = ["RequestTiming", "current_timing"]
 
 class RequestTiming:
     """Nanoseconds spent waiting for a connection (``queue_ns``) and using it (``db_ns``,
-    from acquired to released: the statements and their round trips)."""
+    from acquired to released: the statements and their round trips).
 
-    __slots__ = ("db_ns", "queue_ns")
+    The pipeline also notes who the request ran as, once it has authenticated it
+    (``key_id``, ``role``; None until then): the request log takes them from here
+    instead of verifying the credential a second time."""
+
+    __slots__ = ("db_ns", "key_id", "queue_ns", "role")
 
     def __init__(self) -> None:
         self.queue_ns = 0
         self.db_ns = 0
+        self.key_id: str | None = None
+        self.role = ""
 
 
 current_timing: ContextVar[RequestTiming | None] = ContextVar("dbify_request_timing", default=None)

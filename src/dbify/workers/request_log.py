@@ -144,7 +144,7 @@ class RequestLogWorker(Worker):
         events: list[RequestLog] = []
         for delivery in deliveries:
             try:
-                events.extend(decode_batch(delivery.body))
+                events.extend(decode_batch(delivery.body, trusted=self.queue.in_process))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 self.poison += 1
                 log.warning("request-log worker skipped an undecodable message")
@@ -168,11 +168,12 @@ class RequestLogWorker(Worker):
         """
         if self._raw is None:
             return None
-        counts = [count_events(body) for body in bodies]
+        trusted = self.queue.in_process
+        counts = [count_events(body, trusted=trusted) for body in bodies]
         if None in counts:
             return None
         try:
-            await self._raw.insert_json_batches(bodies)
+            await self._raw.insert_json_batches(bodies, trusted=trusted)
         except AnalyticsUnavailable:
             return None
         return sum(count or 0 for count in counts)

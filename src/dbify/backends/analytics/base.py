@@ -74,8 +74,9 @@ class JsonBatchInsert(Protocol):
     on the serving process's CPUs in all-in-one mode.
     """
 
-    async def insert_json_batches(self, bodies: Sequence[bytes]) -> None:
-        """Write the events of ``bodies``, each a JSON array of event objects."""
+    async def insert_json_batches(self, bodies: Sequence[bytes], *, trusted: bool = False) -> None:
+        """Write the events of ``bodies``, queue messages as ``event.count_events`` knows
+        them; entries messages only when ``trusted`` (from this process tree)."""
 
 
 # Table TTL arrived in ClickHouse 19.6; Debian's 18.16 rejects the clause.

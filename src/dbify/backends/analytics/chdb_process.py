@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -26,6 +27,9 @@ from dbify.backends.analytics.base import AnalyticsUnavailable
 __all__ = ["ChdbProcessStore"]
 
 _START_TIMEOUT = 60.0
+# The child's CPU priority (19: the lowest). On a busy machine its inserts take the CPU
+# the server and PostgreSQL leave; meanwhile batches wait in the bounded queue and spool.
+_NICENESS = 19
 
 
 class ChdbProcessStore:
@@ -68,9 +72,9 @@ class ChdbProcessStore:
         if events:
             await self._call("insert", list(events))
 
-    async def insert_json_batches(self, bodies: Sequence[bytes]) -> None:
+    async def insert_json_batches(self, bodies: Sequence[bytes], *, trusted: bool = False) -> None:
         if bodies:
-            await self._call("insert_json_batches", list(bodies))
+            await self._call("insert_json_batches", (list(bodies), trusted))
 
     async def select(self, sql: str) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = await self._call("select", sql)
@@ -89,6 +93,8 @@ def _serve(conn: Connection, path: str, retention_days: int | None) -> None:
     """The child: open the store, then answer calls until ``close`` or a closed pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Before chDB starts its threads, which inherit it: ingestion yields to serving.
+    os.nice(_NICENESS)
     asyncio.run(_answer(conn, Path(path), retention_days))
 
 
@@ -114,7 +120,8 @@ async def _answer(conn: Connection, path: Path, retention_days: int | None) -> N
             if op == "insert":
                 await store.insert(argument)
             elif op == "insert_json_batches":
-                await store.insert_json_batches(argument)
+                bodies, trusted = argument
+                await store.insert_json_batches(bodies, trusted=trusted)
             else:
                 result = await store.select(argument)
         except Exception as error:

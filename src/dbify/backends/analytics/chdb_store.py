@@ -55,20 +55,17 @@ class ChdbStore:
         async with self._lock:
             await asyncio.to_thread(self._run, sql + lines.decode())
 
-    async def insert_json_batches(self, bodies: Sequence[bytes]) -> None:
-        """One columnar insert of many queue messages (``encode_rows`` or ``encode_batch``).
+    async def insert_json_batches(self, bodies: Sequence[bytes], *, trusted: bool = False) -> None:
+        """One columnar insert of many queue messages (``encode_rows``, ``encode_batch``,
+        and, when ``trusted``, entries messages from the in-process queue).
 
-        Version-2/3 rows get their derived fields here (target, row count, database time),
-        then the batch goes to ClickHouse as ``JSONCompactColumns``: one list per column,
-        transposed and serialised in C. Version-1 messages are read as event objects.
+        The remaining fields are derived here (shape, target, row count...), then the
+        batch goes to ClickHouse as ``JSONCompactColumns``: one list per column,
+        transposed and serialised in C.
         """
         values: list[list[Any]] = []
         for body in bodies:
-            data = orjson.loads(body)
-            if isinstance(data, dict):
-                values += message_values(data)
-            else:
-                values += ([item[name] for name in COLUMNS] for item in data)
+            values += message_values(body, trusted=trusted)
         if not values:
             return
         sql = f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) FORMAT JSONCompactColumns\n"

@@ -34,6 +34,10 @@ class Delivery:
 
 
 class Queue(Protocol):
+    # True when messages never leave this process (the in-process queue): the request
+    # log may then send entries messages (``analytics.event.encode_entries``) through it.
+    in_process: bool
+
     async def publish(self, bodies: Sequence[bytes]) -> None:
         """Store every body durably before returning (or raise ``QueueUnavailable``)."""
 

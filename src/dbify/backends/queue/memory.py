@@ -19,6 +19,8 @@ __all__ = ["MemoryQueue"]
 
 
 class MemoryQueue:
+    in_process = True
+
     def __init__(self, *, capacity: int = 100_000, claim_idle_seconds: float = 30.0) -> None:
         self._capacity = capacity
         self._claim_idle = claim_idle_seconds

@@ -30,6 +30,8 @@ _POLL_SECONDS = 0.05
 
 
 class RabbitQueue:
+    in_process = False
+
     def __init__(self, url: str, *, queue: str = "dbify.request-log") -> None:
         self._url = url
         self._queue_name = queue

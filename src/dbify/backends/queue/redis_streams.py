@@ -21,6 +21,8 @@ __all__ = ["RedisStreamQueue"]
 
 
 class RedisStreamQueue:
+    in_process = False
+
     def __init__(
         self,
         url: str,
