@@ -216,7 +216,20 @@ class AnalyticsSettings(BaseModel):
     worker_enabled: bool = Field(
         True, description="Run the request-log worker inside `dbify serve` (all-in-one)."
     )
-    worker_batch_size: int = Field(50, ge=1, description="Queue messages per worker write.")
+    worker_batch_size: int = Field(200, ge=1, description="Queue messages per worker write.")
+    worker_flush_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Longest the worker gathers messages for one write (default: 5 times "
+        "flush_seconds, at most 5 s). Fewer, larger writes leave the store less merging.",
+    )
+
+    @property
+    def worker_flush(self) -> float:
+        """``worker_flush_seconds``, or its default."""
+        if self.worker_flush_seconds is not None:
+            return self.worker_flush_seconds
+        return min(5 * self.flush_seconds, 5.0)
 
 
 class SchemaWatchSettings(BaseModel):

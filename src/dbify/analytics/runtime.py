@@ -84,7 +84,7 @@ async def start_request_logging(
     if run_worker:
         assert store is not None
         worker = RequestLogWorker(
-            queue, store, batch_size=config.worker_batch_size, flush_seconds=config.flush_seconds
+            queue, store, batch_size=config.worker_batch_size, flush_seconds=config.worker_flush
         )
         if metadata is not None:
             await worker.keep_retention(build_request_log_retention(settings, store, metadata))

@@ -202,7 +202,7 @@ async def build_request_log_worker(
         queue,
         store,
         batch_size=config.worker_batch_size,
-        flush_seconds=config.flush_seconds,
+        flush_seconds=config.worker_flush,
         owns_backends=True,
     )
     if plane is not None:
