@@ -11,7 +11,9 @@ from dbify.analytics.event import (
     decode_batch,
     encode_entries,
     encode_rows,
+    entry_columns,
     entry_rows,
+    event_values,
 )
 from dbify.analytics.recorder import RequestRecorder
 from dbify.dataplane.respond import ApiResponse
@@ -70,3 +72,23 @@ def test_the_pipelines_key_is_logged_and_entries_messages_need_trust() -> None:
     assert event == decode_batch(encode_rows(entry_rows(entries)))[0]
     assert (event.key_id, event.role, event.error_code, event.query_shape) == ("k9", "web_user", "PGRST205", "id=eq.?")  # fmt: skip
     assert event.client_ip == ""
+
+
+def test_entry_columns_are_the_rows_events_transposed() -> None:
+    """The chDB child's columnar derivation gives exactly the values of the row path."""
+    recorder = RequestRecorder(capacity=10)
+    cases = [
+        (200, b"[1]", [(b"content-range", b"0-9/*")], "/orders", b"id=gt.5&select=id"),
+        (404, b'{"code":"PGRST205"}', [], "", b""),
+        (206, b"[]", [(b"content-range", b"*/0")], "/rpc/f", b"q=%E2%82%AC&limit=2"),
+    ]
+    for status, body, headers, path, query in cases:
+        scope = {"method": "GET", "query_string": query, "client": ("2001:db8::1", 1)}
+        timing = RequestTiming()
+        timing.db_ns, timing.queue_ns = 1_234_567, 89_999
+        recorder.record(_PROJECT, recorder.new_request_id({}), 7, 5_500_000, timing, scope,
+                        {"user-agent": "u" * 600}, path, ApiResponse(status, body, headers))  # fmt: skip
+    entries = recorder.take(10)
+    rows = [event_values(row) for row in entry_rows(entries)]
+    assert entry_columns(entries) == [list(column) for column in zip(*rows, strict=True)]
+    assert entry_columns([]) == [[] for _ in rows[0]]

@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 import orjson
 
 __all__ = [
+    "COLUMN_FIELDS",
     "ENTRY_FIELDS",
     "ROW_FIELDS",
     "IpAnonymisation",
@@ -30,6 +31,8 @@ __all__ = [
     "encode_batch",
     "encode_entries",
     "encode_rows",
+    "entries_of",
+    "entry_columns",
     "entry_rows",
     "event_values",
     "event_values_v2",
@@ -78,6 +81,9 @@ class RequestLog:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestLog:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+
+
+COLUMN_FIELDS: tuple[str, ...] = tuple(RequestLog.__dataclass_fields__)
 
 
 def encode_batch(events: list[RequestLog]) -> bytes:
@@ -195,9 +201,58 @@ def entry_rows(entries: list[tuple[Any, ...]]) -> list[list[Any]]:
     ]
 
 
+def entry_columns(entries: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Recorder entries as event columns (``RequestLog`` field order), one pass per
+    column: what a columnar insert wants, for about half the Python time of building
+    rows (``entry_rows`` then ``event_values``) and transposing them."""
+    if not entries:
+        return [[] for _ in COLUMN_FIELDS]
+    (event_id, started_us, project_id, request_id, method, path, query, status, error_code,
+     duration_ns, db_ns, queue_ns, span, response_bytes, key_id, role, client_ip,
+     user_agent) = (list(column) for column in zip(*entries, strict=True))  # fmt: skip
+    return [
+        event_id,
+        started_us,
+        project_id,
+        request_id,
+        method,
+        [p or "/" for p in path],
+        list(map(target_of_path, path)),
+        list(map(_shape_of_raw, query)),
+        status,
+        error_code,
+        [ns // 1000 for ns in duration_ns],
+        [ns // 1000 for ns in db_ns],
+        list(map(_rows_of_raw_range, span)),
+        response_bytes,
+        key_id,
+        role,
+        client_ip,
+        [agent[:512] for agent in user_agent],
+        [ns // 1000 for ns in queue_ns],
+    ]
+
+
+def _shape_of_raw(query: bytes) -> str:
+    return shape_of_query(query.decode("latin-1")) if query else ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _rows_of_raw_range(content_range: bytes) -> int:
+    return rows_of_range(content_range.decode("latin-1"))
+
+
 def encode_entries(entries: list[tuple[Any, ...]]) -> bytes:
     """An entries message (in-process only, see ``_ENTRIES_PREFIX``)."""
     return b"%s%d\n%s" % (_ENTRIES_PREFIX, len(entries), marshal.dumps(entries))
+
+
+def entries_of(body: bytes, *, trusted: bool = False) -> list[tuple[Any, ...]] | None:
+    """The entries of an entries message from this process tree (``trusted``); None
+    for any other message."""
+    if not (trusted and body.startswith(_ENTRIES_PREFIX)):
+        return None
+    return _entries_of(body)
 
 
 def _entries_of(body: bytes) -> list[tuple[Any, ...]]:

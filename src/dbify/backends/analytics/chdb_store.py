@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from chdb import session as chdb_session
 
-from dbify.analytics.event import RequestLog, message_values
+from dbify.analytics.event import RequestLog, entries_of, entry_columns, message_values
 from dbify.backends.analytics.base import (
     COLUMNS,
     COLUMNS_SQL,
@@ -59,17 +59,26 @@ class ChdbStore:
         """One columnar insert of many queue messages (``encode_rows``, ``encode_batch``,
         and, when ``trusted``, entries messages from the in-process queue).
 
-        The remaining fields are derived here (shape, target, row count...), then the
-        batch goes to ClickHouse as ``JSONCompactColumns``: one list per column,
-        transposed and serialised in C.
+        The remaining fields are derived here (shape, target, row count...), a column at a
+        time for entries (``entry_columns``), then the batch goes to ClickHouse as
+        ``JSONCompactColumns``: one list per column, serialised in C.
         """
+        entries: list[tuple[Any, ...]] = []
         values: list[list[Any]] = []
         for body in bodies:
-            values += message_values(body, trusted=trusted)
-        if not values:
+            taken = entries_of(body, trusted=trusted)
+            if taken is not None:
+                entries += taken
+            else:
+                values += message_values(body)
+        if not entries and not values:
             return
+        columns = entry_columns(entries)
+        if values:
+            for column, more in zip(columns, zip(*values, strict=True), strict=True):
+                column.extend(more)
         sql = f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) FORMAT JSONCompactColumns\n"
-        payload = orjson.dumps(list(zip(*values, strict=True)))
+        payload = orjson.dumps(columns)
         async with self._lock:
             await asyncio.to_thread(self._run, sql + payload.decode())
 
