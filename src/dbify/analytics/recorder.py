@@ -11,8 +11,8 @@ Nothing secret is in an entry: the key is its id and role (noted by the pipeline
 it authenticated the request, ``RequestTiming``; verified here only for requests that
 failed before that), and the client address is already anonymised. The query string is
 still raw: its shape (filter values removed) is derived by ``event.entry_rows``, which
-the publisher runs before a batch leaves the process for a broker, and the in-process
-consumer (the chDB child) runs on its side, off the serving process's CPU.
+the publisher runs before a batch leaves the process for a broker or the spool, or by
+``event.entry_columns`` in the chDB child (all-in-one), off the serving process's CPU.
 """
 
 from __future__ import annotations
