@@ -195,6 +195,9 @@ class LazyPool:
                 raise ProjectDatabaseUnavailable(self.last_error) from None
             self._failed_at = None
             self.last_error = None
+            # Deadlines are bound to the loop the pool lives in: a reopened pool may
+            # live in another (tests, a restarted server).
+            self.deadlines = AcquireDeadlines()
             return self._pool
 
     def acquire(
