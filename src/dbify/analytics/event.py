@@ -252,7 +252,8 @@ def entries_of(body: bytes, *, trusted: bool = False) -> list[tuple[Any, ...]] |
 
 
 def _entries_of(body: bytes) -> list[tuple[Any, ...]]:
-    # Only reached for trusted messages (message_values checks): never outside data.
+    # Only reached for trusted messages (entries_of and message_values check): never
+    # for data from outside.
     entries = marshal.loads(body[body.index(b"\n") + 1 :])  # noqa: S302
     if not isinstance(entries, list):
         raise ValueError("not an entries message")

@@ -90,11 +90,11 @@ class RequestLogPublisher:
         in_process = self.queue.in_process
         while len(self.recorder):
             entries = self.recorder.take(self.batch_size)
-            if self.queue_up:
-                body = encode_entries(entries) if in_process else encode_rows(entry_rows(entries))
-                if await self._publish([body]):
-                    continue
-            self._spool(encode_rows(entry_rows(entries)))
+            # JSON rows for a broker, reused for the spool if the broker refuses them.
+            rows = None if in_process else encode_rows(entry_rows(entries))
+            if self.queue_up and await self._publish([rows or encode_entries(entries)]):
+                continue
+            self._spool(rows or encode_rows(entry_rows(entries)))
 
     async def _publish(self, bodies: list[bytes]) -> bool:
         try:
