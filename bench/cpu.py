@@ -7,7 +7,11 @@ per round), reading utime+stime of the server and its children from /proc before
 after a wrk run.
 
     python bench/cpu.py [--rounds 3] [--seconds 8] [--workloads pk,filter,embed,page]
-                        [--targets ceiling,dbify,dbify-nolog]
+                        [--targets ceiling,dbify,dbify-nolog] [--base DIR]
+
+``--base DIR``: also run each Dbify target from another checkout (its ``DIR/src``, e.g. a
+``git worktree`` of the previous commit), named ``…-base``: a change measured against
+what it changes, in the same rounds.
 
 Uses the same database, Dbify command, ceiling and wrk scripts as ``bench/run.py``.
 """
@@ -70,6 +74,7 @@ def main() -> None:
     parser.add_argument("--workloads", default="pk,filter,embed,page")
     parser.add_argument("--targets", default="ceiling,dbify,dbify-nolog")
     parser.add_argument("--db-url", default=os.environ.get("BENCH_DB_URL", _DB_URL))
+    parser.add_argument("--base", type=Path, help="another checkout to compare with")
     args = parser.parse_args()
     run._ensure_fixture(args.db_url)
     out = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
@@ -78,9 +83,12 @@ def main() -> None:
     try:
         if "ceiling" in wanted:
             targets.append(run._start_ceiling(args.db_url, out))
+        sources = [None] if args.base is None else [None, args.base.resolve() / "src"]
         for name, logging in (("dbify", True), ("dbify-nolog", False)):
-            if name in wanted:
-                started = run._start_dbify(run.DEFAULT_DBIFY_CMD, args.db_url, out, logging=logging)
+            for source in sources if name in wanted else []:
+                started = run._start_dbify(
+                    run.DEFAULT_DBIFY_CMD, args.db_url, out, logging=logging, source=source
+                )
                 if started is not None:
                     targets.append(started)
         workloads = args.workloads.split(",")

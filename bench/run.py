@@ -196,18 +196,28 @@ def _start_ceiling(db_url: str, out: Path) -> HttpTarget:
 
 
 def _start_dbify(
-    template: str, db_url: str, out: Path, *, logging: bool = True
+    template: str,
+    db_url: str,
+    out: Path,
+    *,
+    logging: bool = True,
+    source: Path | None = None,
 ) -> HttpTarget | None:
     """Start Dbify and read its JSON line; None (target skipped) if it cannot start.
 
     Each instance gets its own data directory; ``logging=False`` is the ``dbify-nolog``
-    target (``DBIFY_ANALYTICS__ENABLED=false``), for the request-logging overhead."""
-    name = "dbify" if logging else "dbify-nolog"
+    target (``DBIFY_ANALYTICS__ENABLED=false``), for the request-logging overhead.
+    ``source``: another checkout's ``src`` directory to run instead of the installed
+    package (``bench/cpu.py --base``); the target's name gets ``-base``."""
+    name = ("dbify" if logging else "dbify-nolog") + ("-base" if source else "")
     port = _free_port()
     command = shlex.split(template.replace("{db_url}", db_url).replace("{port}", str(port)))
+    if source is not None and command[0] == "dbify":
+        command = [sys.executable, "-m", "dbify", *command[1:]]
     env = {
         "DBIFY_DATA_DIR": tempfile.mkdtemp(prefix=f"bench-{name}-"),
         "DBIFY_ANALYTICS__ENABLED": "true" if logging else "false",
+        **({"PYTHONPATH": str(source)} if source is not None else {}),
     }
     try:
         process = _spawn(command, out / f"{name}.log", env)
