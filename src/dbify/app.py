@@ -104,18 +104,31 @@ class DbifyApp:
     def rest_url(self, project_id: str) -> str:
         return f"{self.public_url}/p/{project_id}/{_REST_PREFIX}"
 
+    def data_api_project(self, path: str) -> str | None:
+        """The project id when ``path`` is the data API (``/p/{id}/rest/v1...``) and no
+        saved query (``/p/{id}/rest/v1/q/{name}``) claims it; else None."""
+        if not path.startswith("/p/"):
+            return None
+        project_id, _, rest = path[3:].partition("/")
+        if rest != _REST_PREFIX and not rest.startswith(_REST_PREFIX + "/"):
+            return None
+        if rest.startswith(_SAVED_PREFIX) and self.saved_queries is not None:
+            name = rest[len(_SAVED_PREFIX) :]
+            if name and "/" not in name:
+                return None
+        return project_id
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path.startswith("/p/"):
                 project_id, _, rest = path[3:].partition("/")
-                if rest == _REST_PREFIX or rest.startswith(_REST_PREFIX + "/"):
-                    if rest.startswith(_SAVED_PREFIX) and self.saved_queries is not None:
-                        name = rest[len(_SAVED_PREFIX) :]
-                        if name and "/" not in name:
-                            await self._saved_query(project_id, name, scope, send)
-                            return
-                    await self._data_api(project_id, scope, receive, send)
+                if self.data_api_project(path) is not None:
+                    await _send(send, await self.data_response(project_id, scope, receive))
+                    return
+                if rest.startswith(_SAVED_PREFIX) and self.saved_queries is not None:
+                    # a well-formed name: data_api_project left the path to saved queries
+                    await self._saved_query(project_id, rest[len(_SAVED_PREFIX) :], scope, send)
                     return
                 if rest.startswith(_QUERIES_PREFIX) and self.saved_queries is not None:
                     name = rest[len(_QUERIES_PREFIX) :]
@@ -126,16 +139,17 @@ class DbifyApp:
                     return
         await self._starlette(scope, receive, send)
 
-    async def _data_api(self, project_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def data_response(self, project_id: str, scope: Scope, receive: Receive) -> ApiResponse:
+        """The answer to one data API request, CORS headers included (not yet the
+        content length). ``JsonErrorsHttpToolsProtocol`` calls this directly, without the
+        ASGI layer; ``__call__`` for any other ASGI server."""
         method: str = scope["method"]
         project = self.directory.get(project_id)
         if project is None:
             error = DbifyError(Codes.PROJECT_NOT_FOUND, f"Project '{project_id}' not found")
             if method == "OPTIONS":
-                await _send(send, ApiResponse(200, b"", preflight_headers(ANY_ORIGIN, {})))
-                return
-            await _send(send, _with_cors(respond_error(error), ANY_ORIGIN, None))
-            return
+                return ApiResponse(200, b"", preflight_headers(ANY_ORIGIN, {}))
+            return _with_cors(respond_error(error), ANY_ORIGIN, None)
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             name = key.decode("latin-1").lower()
@@ -143,8 +157,7 @@ class DbifyApp:
             headers[name] = f"{headers[name]}, {text}" if name in headers else text
         cors, origin = project.cors, headers.get("origin")
         if method == "OPTIONS":
-            await _send(send, ApiResponse(200, b"", preflight_headers(cors, headers)))
-            return
+            return ApiResponse(200, b"", preflight_headers(cors, headers))
         if self.limiter is not None:
             client = scope.get("client")
             refused = await self.limiter.check(project, client[0] if client else None, headers)
@@ -152,15 +165,13 @@ class DbifyApp:
                 error = DbifyError(Codes.RATE_LIMITED, "Too many requests", hint="Retry later.")
                 limited = respond_error(error)
                 limited.headers.extend(refused)
-                await _send(send, _with_cors(limited, cors, origin))
-                return
+                return _with_cors(limited, cors, origin)
         body: bytes | None = None
         if method not in ("GET", "HEAD"):
             try:
                 body = await _read_body(receive, project.settings.max_body_bytes)
             except DbifyError as error:
-                await _send(send, _with_cors(respond_error(error), cors, origin))
-                return
+                return _with_cors(respond_error(error), cors, origin)
         raw_path: bytes | None = scope.get("raw_path")
         full_path = raw_path.decode("latin-1") if raw_path else scope["path"]
         data_path = (
@@ -209,7 +220,7 @@ class DbifyApp:
         stale = self.on_stale_schema
         if stale is not None and response.status >= 400 and signals_stale_schema(response):
             stale(project_id)
-        await _send(send, _with_cors(response, cors, origin))
+        return _with_cors(response, cors, origin)
 
     async def _search_api(self, project_id: str, path: str, scope: Scope, send: Send) -> None:
         """``GET /p/{id}/search/v1/{table}``: dbify.search.endpoint (same keys, same rows)."""
