@@ -88,8 +88,13 @@ class RequestLogPublisher:
         self._last_flush = time.monotonic()
         await self._replay_spool()
         in_process = self.queue.in_process
-        while len(self.recorder):
-            entries = self.recorder.take(self.batch_size)
+        # Only what is buffered now: each publish awaits, requests keep arriving, and
+        # draining "until empty" never ended under load (messages of ~10 events, one
+        # per loop iteration, instead of batch_size).
+        left = len(self.recorder)
+        while left > 0:
+            entries = self.recorder.take(min(self.batch_size, left))
+            left -= len(entries)
             # JSON rows for a broker, reused for the spool if the broker refuses them.
             rows = None if in_process else encode_rows(entry_rows(entries))
             if self.queue_up and await self._publish([rows or encode_entries(entries)]):
