@@ -4,7 +4,8 @@ A real uvicorn server on a real socket, with Dbify's protocol and a small applic
 that has both doors: ``data_api_project``/``data_response`` (the direct one, as
 ``DbifyApp`` has) and ``__call__`` (ASGI). The tests check which door a request took and
 the exact bytes that came back: keep-alive, pipelining, HEAD, HTTP/1.0, chunked request
-bodies, trusted proxy headers, and an application error (500, the server keeps serving).
+bodies, trusted proxy headers, an application error (500, the server keeps serving), and
+the keep-alive timeout (1 s here), kept by one timer per idle period.
 """
 
 from __future__ import annotations
@@ -73,10 +74,12 @@ class _Running:
 async def running() -> AsyncIterator[_Running]:
     app = _App()
     config = uvicorn.Config(app, host="127.0.0.1", port=0, http=JsonErrorsHttpToolsProtocol,
-                            lifespan="off", log_level="critical", server_header=False)  # fmt: skip
+                            lifespan="off", log_level="critical", server_header=False,
+                            timeout_keep_alive=1)  # fmt: skip
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
+        assert not serving.done(), "the server did not start"
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
@@ -185,3 +188,36 @@ async def test_application_error_is_a_500_and_the_server_keeps_serving(
         assert b"a\r\nb" not in raw
     raw = await _exchange(running.port, b"GET /p/abc/rest/v1/t HTTP/1.1\r\nhost: x\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
+    running: _Running,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    try:
+        started = asyncio.get_running_loop().time()
+        writer.write(b"GET /p/abc/rest/v1/t HTTP/1.1\r\nhost: x\r\n\r\n")
+        received = b""
+        async with asyncio.timeout(5):
+            while chunk := await reader.read(65536):
+                received += chunk
+        waited = asyncio.get_running_loop().time() - started
+    finally:
+        writer.close()
+    assert received.startswith(b"HTTP/1.1 200 OK")
+    assert 0.9 <= waited < 2.5
+
+
+async def test_requests_within_the_timeout_keep_the_connection_open(running: _Running) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    try:
+        for _ in range(4):  # 0.7 s apart: each gap < 1 s, together well past the first timer
+            writer.write(b"GET /p/abc/rest/v1/t HTTP/1.1\r\nhost: x\r\n\r\n")
+            async with asyncio.timeout(2):
+                head = await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(7)
+            assert head.startswith(b"HTTP/1.1 200 OK")
+            await asyncio.sleep(0.7)
+    finally:
+        writer.close()
+    assert len(running.app.direct) == 4
