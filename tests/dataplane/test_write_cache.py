@@ -226,3 +226,11 @@ def test_unfiltered_and_unmasked_writes_are_refused_or_planned_afresh(
             reparse=reparse,
         )  # fmt: skip
     assert len(cache) == 0
+
+
+def test_the_plan_copy_runs_no_init_so_there_must_be_none_to_skip() -> None:
+    """``_with_body`` copies slots without ``__init__``: a ``__post_init__`` added to
+    MutatePlan later would be skipped on every cached write."""
+    from dbify.dataplane.plan.mutate import MutatePlan
+
+    assert not hasattr(MutatePlan, "__post_init__")
