@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,7 +107,7 @@ class StoreProjectDirectory:
             settings.projects.retry_after_failure_seconds,
         )
         self._live: dict[str, _Live] = {}
-        self._usage: dict[str, datetime] = {}
+        self._usage: dict[str, float] = {}  # key id -> time.time() of its last use
         self._lock = asyncio.Lock()
         self._housekeeping: asyncio.Task[None] | None = None
 
@@ -180,11 +181,13 @@ class StoreProjectDirectory:
     # -- internals -------------------------------------------------------------------
 
     def _record_use(self, key_id: str) -> None:
-        self._usage[key_id] = datetime.now(UTC)
+        # Every request: a float now, the datetime at flush (datetime.now was ~1 %).
+        self._usage[key_id] = time.time()
 
     async def flush_usage(self) -> None:
         """Write the key usage recorded since the last flush (one batch)."""
-        batch, self._usage = self._usage, {}
+        used, self._usage = self._usage, {}
+        batch = {key_id: datetime.fromtimestamp(at, UTC) for key_id, at in used.items()}
         try:
             await self._keys.record_usage(batch)
         except Exception:  # usage is best effort: keep serving
