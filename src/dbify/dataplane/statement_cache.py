@@ -83,6 +83,10 @@ class _Memo:
     request: ApiRequest
     template: _Template
     slots: tuple[tuple[int, _Value], ...]
+    # The statements' parameters resolved through ``slots`` once (``_resolve``): each is
+    # the index of the masked operand it binds, or ``(-1, its value)``.
+    main_params: tuple[_Source, ...] = ()
+    estimate_params: tuple[_Source, ...] = ()
 
 
 class StatementCache:
@@ -156,8 +160,12 @@ class StatementCache:
         memo = self._memos.get((key, max_rows, policy))
         if memo is None:
             return None
-        values = [operands[source] if source >= 0 else fixed for source, fixed in memo.slots]
-        return memo.request, _fill(memo.template, values)
+        template = memo.template
+        main = Statement(template.main_sql, _bind(memo.main_params, operands))
+        estimate = None
+        if template.estimate_sql is not None:
+            estimate = Statement(template.estimate_sql, _bind(memo.estimate_params, operands))
+        return memo.request, ReadStatement(main, estimate)
 
     def _memorize(
         self,
@@ -182,7 +190,10 @@ class StatementCache:
         sources = [source for source, _ in slots if source >= 0]
         if sorted(sources) != list(range(len(operands))):
             return  # an operand is no slot's value, or is two slots' values
-        self._memos[memo_key] = _Memo(request, template, tuple(slots))
+        self._memos[memo_key] = _Memo(
+            request, template, tuple(slots),
+            _resolve(template.main_sources, slots), _resolve(template.estimate_sources, slots),
+        )  # fmt: skip
         if len(self._memos) > self.size:
             self._memos.popitem(last=False)
 
@@ -392,6 +403,33 @@ def _params(sources: tuple[_Source, ...], values: list[_Value]) -> tuple[Param, 
         else:
             params.append(list(value))
     return tuple(params)
+
+
+def _resolve(sources: tuple[_Source, ...], slots: list[tuple[int, _Value]]) -> tuple[_Source, ...]:
+    """``sources`` with each slot replaced by what a memo gives it: a masked operand's
+    index, or the fixed value converted as ``_params`` converts it."""
+    resolved: list[_Source] = []
+    for slot, constant in sources:
+        if slot < 0:
+            resolved.append((-1, constant))
+            continue
+        source, fixed = slots[slot]
+        if source >= 0:
+            resolved.append((source, None))
+        else:
+            resolved.append((-1, _params(((0, None),), [fixed])[0]))
+    return tuple(resolved)
+
+
+def _bind(params: tuple[_Source, ...], operands: tuple[str, ...]) -> tuple[Param, ...]:
+    """A memo's parameters with this request's operands (lists copied, as ``_params``
+    gives each statement its own)."""
+    return tuple(
+        [
+            operands[source] if source >= 0 else value.copy() if type(value) is list else value
+            for source, value in params
+        ]
+    )
 
 
 def _fill(template: _Template, values: list[_Value]) -> ReadStatement:
