@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Instructions per data API request, counted by valgrind (callgrind): a figure that
+# does not move with whatever else the machine runs, unlike req/s or CPU time, which
+# swing by ±15 % on a shared 2-vCPU VM. Use it to A/B a change of a few per cent.
+#
+#   bench/instructions.sh [SRC] [REQUESTS]      # SRC: a checkout's src dir (default ./src)
+#   W=filter bench/instructions.sh /tmp/base/src 2000
+#
+# Starts `dbify serve` (request logging off) from SRC under callgrind with counting off,
+# warms it up with wrk, counts REQUESTS sequential keep-alive requests (pk: GET
+# /books?id=eq.N, filter: author + order + limit; 4 connections, seed 42), prints the
+# total instructions of the server process divided by REQUESTS. The count includes the
+# server's background tasks of those seconds (housekeeping, pool deadline ticks), so runs
+# of the same code agree within ~3 %; compare two checkouts with two runs each.
+# Needs valgrind, wrk and the benchmark database (bench/run.py creates dbify_bench).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SRC=$(cd "${1:-$ROOT/src}" && pwd)
+REQUESTS=${2:-2000}
+WORKLOAD=${W:-pk}
+DB_URL=${BENCH_DB_URL:-postgresql://postgres@127.0.0.1:5432/dbify_bench}
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+WORK=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export DBIFY_DATA_DIR=$WORK/data DBIFY_ANALYTICS__ENABLED=false PYTHONPATH=$SRC
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/cg.out" \
+    "$PYTHON" -m dbify serve --database-url "$DB_URL" --port "$PORT" --json \
+    >"$WORK/info" 2>"$WORK/log" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 600); do [ -s "$WORK/info" ] && break; sleep 0.5; done
+read -r URL KEY < <(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["rest_url"], d["service_key"])' "$WORK/info")
+for _ in 1 2 3; do
+    BENCH_APIKEY=$KEY wrk -t1 -c4 -d3s -s "$ROOT/bench/wrk/$WORKLOAD.lua" "$URL/" -- 42 >/dev/null
+done
+callgrind_control -i on $SERVER >/dev/null 2>&1
+python3 - "$URL" "$KEY" "$REQUESTS" "$WORKLOAD" <<'PY'
+import http.client, random, sys, urllib.parse
+url, key, count, workload = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+parts = urllib.parse.urlparse(url)
+connections = [http.client.HTTPConnection(parts.hostname, parts.port) for _ in range(4)]
+rng = random.Random(42)
+for i in range(count):
+    if workload == "pk":
+        path = f"{parts.path}/books?id=eq.{rng.randint(1, 100000)}"
+    else:
+        path = (f"{parts.path}/books?author_id=eq.{rng.randint(1, 10000)}"
+                "&order=published_at.desc&limit=20")
+    connection = connections[i % 4]
+    connection.request("GET", path, headers={"apikey": key, "authorization": f"Bearer {key}"})
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 200, response.status
+PY
+callgrind_control -i off $SERVER >/dev/null 2>&1
+callgrind_control -d $SERVER >/dev/null 2>&1
+sleep 1
+TOTAL=$(grep -h '^summary\|^totals' "$WORK"/cg.out* | awk '{s+=$2} END {print s}')
+echo "$SRC $WORKLOAD: $((TOTAL / REQUESTS)) instructions/request ($REQUESTS requests)"
