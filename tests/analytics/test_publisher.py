@@ -9,10 +9,8 @@ the log into one ~10-event message per loop iteration.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -21,22 +19,9 @@ from dbify.analytics.publisher import RequestLogPublisher
 from dbify.analytics.recorder import RequestRecorder
 from dbify.analytics.spool import Spool
 from dbify.backends.queue.memory import MemoryQueue
-from dbify.dataplane.respond import ApiResponse
-from dbify.dataplane.timing import RequestTiming
+from tests.analytics.test_nothing_lost import _record
 
 pytestmark = pytest.mark.anyio
-
-_PROJECT = SimpleNamespace(id="p1", keys=SimpleNamespace(verify=lambda presented: None))
-
-
-def _record(recorder: RequestRecorder, count: int) -> None:
-    for _ in range(count):
-        ids = recorder.new_request_id({})
-        scope = {"method": "GET", "query_string": b"id=eq.1", "client": ("10.1.2.3", 1)}
-        response = ApiResponse(200, b"[]", [(b"content-range", b"0-0/*")])
-        recorder.record(
-            _PROJECT, ids, int(time.time() * 1e6), 1000, RequestTiming(), scope, {}, "/t", response
-        )
 
 
 class _BusyQueue(MemoryQueue):
