@@ -77,16 +77,14 @@ class _Template:
 
 @dataclass(frozen=True, slots=True)
 class _Memo:
-    """A raw shape's parsed request, template, and each slot's source: the index of a
-    masked operand, or ``(-1, value)`` for a value fixed by the raw shape itself."""
+    """A raw shape's parsed request, template, and the template's parameters resolved
+    once (``_resolve``): each is the index of the masked operand it binds, or
+    ``(-1, value)`` for a value fixed by the raw shape itself or by the template."""
 
     request: ApiRequest
     template: _Template
-    slots: tuple[tuple[int, _Value], ...]
-    # The statements' parameters resolved through ``slots`` once (``_resolve``): each is
-    # the index of the masked operand it binds, or ``(-1, its value)``.
-    main_params: tuple[_Source, ...] = ()
-    estimate_params: tuple[_Source, ...] = ()
+    main_params: tuple[_Source, ...]
+    estimate_params: tuple[_Source, ...]
 
 
 class StatementCache:
@@ -191,7 +189,7 @@ class StatementCache:
         if sorted(sources) != list(range(len(operands))):
             return  # an operand is no slot's value, or is two slots' values
         self._memos[memo_key] = _Memo(
-            request, template, tuple(slots),
+            request, template,
             _resolve(template.main_sources, slots), _resolve(template.estimate_sources, slots),
         )  # fmt: skip
         if len(self._memos) > self.size:
