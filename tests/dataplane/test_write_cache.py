@@ -20,7 +20,7 @@ from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.plan.mutate import MutatePlan, plan_mutate
 from dbify.dataplane.sql.mutate import build_mutate
 from dbify.dataplane.sql.statement import Statement
-from dbify.dataplane.write_cache import Reparse, WriteCache
+from dbify.dataplane.write_cache import NotMemoized, Reparse, WriteCache
 from dbify.errors import DbifyError
 from dbify.schema.model import SchemaSnapshot
 
@@ -234,3 +234,98 @@ def test_the_plan_copy_runs_no_init_so_there_must_be_none_to_skip() -> None:
     from dbify.dataplane.plan.mutate import MutatePlan
 
     assert not hasattr(MutatePlan, "__post_init__")
+
+
+# --- the parsed request, memoized by raw shape --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "first", "second", "body1", "body2"),
+    [
+        ("POST", "books", "books", b'{"title": "A", "author_id": 1}',
+         b'{"title": "B", "author_id": 2}'),
+        ("PATCH", "books?id=eq.1", "books?id=eq.2", b'{"price": 1}', b'{"price": 7}'),
+        ("DELETE", "books?id=gte.1&id=lt.3", "books?id=gte.5&id=lt.9", None, None),
+    ],
+)  # fmt: skip
+def test_a_memoized_request_serves_what_parsing_would(
+    snapshot: SchemaSnapshot,
+    method: str,
+    first: str,
+    second: str,
+    body1: bytes | None,
+    body2: bytes | None,
+) -> None:
+    cache = WriteCache()
+    request, payload, raw, reparse = _filtered(method, first, body1)
+    assert raw is not None
+    assert cache.memoized_request(raw, snapshot) is None
+    cache.plan_and_statement(
+        request, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw, reparse=reparse
+    )
+    request, payload, raw, reparse = _filtered(method, second, body2)
+    assert raw is not None
+    memo = cache.memoized_request(raw, snapshot)
+    assert memo is not None
+    assert memo.body is None
+    plan, statement = cache.plan_and_statement(
+        memo, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw, reparse=reparse,
+        memoized=True,
+    )  # fmt: skip
+    fresh_plan, fresh_statement = _fresh(request, snapshot, payload)
+    assert statement == fresh_statement
+    assert (plan.body, plan.mutation, plan.returning, plan.location_key) == (
+        fresh_plan.body, fresh_plan.mutation, fresh_plan.returning, fresh_plan.location_key
+    )  # fmt: skip
+
+
+def test_a_memoized_request_without_its_entry_is_refused(snapshot: SchemaSnapshot) -> None:
+    """Other body keys (another entry), or an entry evicted: the memo's filter values are
+    another request's, so it must never be planned afresh."""
+    cache = WriteCache(size=1)
+    request, payload, raw, reparse = _filtered("PATCH", "books?id=eq.1", b'{"price": 1}')
+    assert raw is not None
+    cache.plan_and_statement(
+        request, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw, reparse=reparse
+    )
+    _, other_keys, raw2, reparse2 = _filtered("PATCH", "books?id=eq.2", b'{"title": "x"}')
+    assert raw2 is not None
+    memo = cache.memoized_request(raw2, snapshot)
+    assert memo is not None
+    with pytest.raises(NotMemoized):
+        cache.plan_and_statement(
+            memo, snapshot, other_keys, allow_unfiltered=False, policy=None, raw=raw2,
+            reparse=reparse2, memoized=True,
+        )  # fmt: skip
+    with pytest.raises(NotMemoized):  # the right keys, but another policy: another entry
+        cache.plan_and_statement(
+            memo, snapshot, payload, allow_unfiltered=True, policy=None, raw=raw2,
+            reparse=reparse2, memoized=True,
+        )  # fmt: skip
+    request, payload, raw, reparse = _filtered("POST", "books", b'{"title": "A"}')
+    cache.plan_and_statement(
+        request, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw, reparse=reparse
+    )  # evicts the PATCH entry (size 1)
+    with pytest.raises(NotMemoized):
+        cache.plan_and_statement(
+            memo, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw2,
+            reparse=reparse2, memoized=True,
+        )  # fmt: skip
+
+
+def test_the_memo_keys_on_the_headers_the_parser_reads(snapshot: SchemaSnapshot) -> None:
+    cache = WriteCache()
+    request, payload, raw, reparse = _filtered("PATCH", "books?id=eq.1", b'{"price": 1}')
+    cache.plan_and_statement(
+        request, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw, reparse=reparse
+    )
+    for header in (
+        {"content-type": "text/csv"},
+        {"content-profile": "other"},
+        {"prefer": "return=representation"},
+        {"accept": "application/vnd.pgrst.object+json"},
+    ):
+        raw2 = raw_request_shape("PATCH", "/books", "id=eq.2", header)
+        assert raw2 is not None
+        assert cache.memoized_request(raw2, snapshot) is None, header
+    assert cache.memoized_request(raw, replace(snapshot)) is None  # a new snapshot

@@ -31,7 +31,7 @@ from dbify.dataplane.respond_write import respond_write, write_check
 from dbify.dataplane.role_schema import snapshot_for_role
 from dbify.dataplane.sql.call import build_call
 from dbify.dataplane.timing import current_timing
-from dbify.dataplane.write_cache import Reparse
+from dbify.dataplane.write_cache import NotMemoized, Reparse
 from dbify.errors import Codes, DbifyError
 
 
@@ -97,6 +97,18 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
             if memo is not None:  # a read seen before: no parsing, planning or building
                 result = await execute_read(project, principal, memo[1])
                 return _timed(project, respond_read(memo[0], result), started)
+    elif raw.method in _MEMOIZED_WRITES and not principal.read_only:
+        raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
+        if raw_shape is not None:
+            memoized = project.writes.memoized_request(raw_shape, project.snapshot)
+            if memoized is not None:  # a write shape seen before: no parsing or planning
+                try:
+                    response = await _write(
+                        project, principal, memoized, raw, changes, raw_shape, memoized=True
+                    )
+                    return _timed(project, response, started)
+                except NotMemoized:  # its body's keys make another shape: parse it
+                    pass
     request = parse_request(
         raw.method,
         raw.path,
@@ -112,8 +124,11 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
     elif request.action == "call":
         response = await _call(project, principal, request)
     else:
-        response = await _write(project, principal, request, raw, changes)
+        response = await _write(project, principal, request, raw, changes, raw_shape)
     return _timed(project, response, started)
+
+
+_MEMOIZED_WRITES = frozenset(("POST", "PATCH", "DELETE"))
 
 
 def _check_role_body(access: AccessPolicy, body: bytes) -> None:
@@ -204,8 +219,13 @@ async def _write(
     request: ApiRequest,
     raw: RawRequest,
     changes: ChangeSink | None,
+    raw_shape: RawShape | None,
+    *,
+    memoized: bool = False,
 ) -> ApiResponse:
-    """POST, PATCH, PUT, DELETE on a relation."""
+    """POST, PATCH, PUT, DELETE on a relation. ``raw_shape`` is the request's raw shape
+    when it has one (and was computed); ``memoized``: ``request`` is the write cache's
+    memo (raises ``NotMemoized`` before anything runs when the cache cannot serve it)."""
     if principal.read_only:
         raise DbifyError(
             Codes.WRITE_NOT_ALLOWED,
@@ -215,17 +235,17 @@ async def _write(
     payload = None
     if request.method != "DELETE":
         payload = parse_payload(
-            request.body,
+            raw.body,
             request.content_type,
             columns=request.columns,
             allow_mixed_keys=request.preferences.missing == "default",
             max_rows=project.settings.max_write_rows,
         )
-    raw_shape = reparse = None
-    if request.method == "PATCH" or request.method == "DELETE":
+    if raw_shape is None and request.method in _MEMOIZED_WRITES:
         raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
-        if raw_shape is not None:
-            reparse = _reparser(project, raw)
+    reparse = None
+    if raw_shape is not None and (request.method == "PATCH" or request.method == "DELETE"):
+        reparse = _reparser(project, raw)
     plan, statement = project.writes.plan_and_statement(
         request,
         project.snapshot,
@@ -234,6 +254,7 @@ async def _write(
         policy=principal.access,
         raw=raw_shape,
         reparse=reparse,
+        memoized=memoized,
     )
     rollback = request.preferences.tx == "rollback"
     check = write_check(request, plan)

@@ -42,9 +42,11 @@ def raw_request_shape(
     if parts is None:
         return None
     get = headers.get
+    # Every header parse_request reads: a shape stands for one parsed request.
     shape_key = (
         method, path, "&".join(prefix for prefix, _ in parts),
         get("accept"), get("prefer"), get("range"), get("accept-profile"),
+        get("content-type"), get("content-profile"),
     )  # fmt: skip
     return shape_key, tuple(operand for _, operand in parts if operand is not None)
 
