@@ -11,6 +11,7 @@ the keep-alive timeout (1 s here), kept by one timer per idle period.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,12 +181,24 @@ async def test_trusted_proxy_sets_the_client(running: _Running) -> None:
 
 
 async def test_application_error_is_a_500_and_the_server_keeps_serving(
-    running: _Running,
+    running: _Running, caplog: pytest.LogCaptureFixture
 ) -> None:
     for query in (b"fail", b"bad-header"):
         raw = await _exchange(running.port, b"GET /p/abc/rest/v1/t?%s HTTP/1.1\r\n\r\n" % query)
         assert raw.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
         assert b"a\r\nb" not in raw
+        [(_, headers, body)] = _responses(raw)
+        assert headers[b"content-type"] == b"application/json; charset=utf-8"
+        assert json.loads(body)["code"] == "DBIFY500"
+    # One line each, naming the bug's type and place; no stack, no message.
+    logged = [r for r in caplog.records if r.name == "dbify.unexpected"]
+    assert [r.getMessage().split(": ", 1)[1].split(" at ")[0] for r in logged] == [
+        "builtins.ValueError", "builtins.RuntimeError"
+    ]  # fmt: skip
+    assert "test_http_direct.py" in logged[0].getMessage()
+    for record in logged:
+        assert record.exc_info is None
+        assert "application bug" not in record.getMessage()
     raw = await _exchange(running.port, b"GET /p/abc/rest/v1/t HTTP/1.1\r\nhost: x\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
 

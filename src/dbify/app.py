@@ -36,6 +36,7 @@ from dbify.errors import Codes, DbifyError
 from dbify.metrics import CONTENT_TYPE as METRICS_TYPE
 from dbify.metrics import Metrics
 from dbify.search import SearchEngine, handle_search_request
+from dbify.unexpected import INTERNAL_ERROR_BODY, log_unexpected
 
 if TYPE_CHECKING:
     from dbify.control.saved_queries.endpoint import SavedQueryEndpoint
@@ -87,6 +88,7 @@ class DbifyApp:
         # stale snapshot (dataplane/stale.py); must return at once. None: not told.
         self.on_stale_schema: Callable[[str], None] | None = None
         self._starlette = Starlette(
+            exception_handlers={Exception: _internal_error},
             routes=[
                 # The dashboard needs the management API; without it, a landing page.
                 *(dashboard_routes() if management is not None else [Route("/", self._landing)]),
@@ -98,7 +100,7 @@ class DbifyApp:
                 Route("/docs-assets/{name}", self._docs_asset),
                 # The management API (control/app.py): /api/v1/..., docs at /api/docs.
                 *([Mount("/api", app=management)] if management is not None else []),
-            ]
+            ],
         )
 
     def rest_url(self, project_id: str) -> str:
@@ -119,6 +121,28 @@ class DbifyApp:
         return project_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Every request but the data API's on Dbify's own protocol (which calls
+        ``data_response`` directly). A bug is logged as one line (``unexpected.py``),
+        not as the stack trace the ASGI server would log, and answered with the
+        catalogue's JSON 500 when nothing was sent yet."""
+        if scope["type"] != "http":
+            await self._route(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._route(scope, receive, tracked)
+        except Exception as exc:
+            log_unexpected(f"{scope['method']} {scope['path']} failed", exc)
+            if not started:
+                await _send(send, ApiResponse(500, INTERNAL_ERROR_BODY, list(_JSON_ERROR)))
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path.startswith("/p/"):
@@ -368,6 +392,15 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+_JSON_ERROR = ((b"content-type", b"application/json; charset=utf-8"),)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """Starlette's answer to a bug, then raised again to ``DbifyApp.__call__``, which
+    logs it."""
+    return Response(INTERNAL_ERROR_BODY, 500, media_type="application/json; charset=utf-8")
 
 
 async def _send(send: Send, response: ApiResponse) -> None:

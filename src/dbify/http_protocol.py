@@ -55,6 +55,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 from dbify.errors import Codes, DbifyError
+from dbify.unexpected import INTERNAL_ERROR_BODY, log_unexpected
 
 __all__ = ["MAX_URL_BYTES", "DirectApp", "DirectResponse", "JsonErrorsHttpToolsProtocol"]
 
@@ -240,6 +241,7 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
 
 
 _REASONS = {400: "Bad Request", 414: "URI Too Long"}
+_JSON = ((b"content-type", b"application/json; charset=utf-8"),)
 
 
 async def _serve_direct(
@@ -250,7 +252,9 @@ async def _serve_direct(
 ) -> None:
     """One data API request without the ASGI layer: the cycle's scope and ``receive``
     as uvicorn prepared them, the response written as ``RequestResponseCycle.send``
-    would write it (same bookkeeping), in one piece. Errors end like ``run_asgi``'s."""
+    would write it (same bookkeeping), in one piece. An application error is logged as one
+    line (``unexpected.py``: no stack, no message) and answered with the catalogue's JSON
+    500, or ends the connection if the response had started."""
     scope: Any = cycle.scope
     receive: Any = cycle.receive
     try:
@@ -258,12 +262,15 @@ async def _serve_direct(
             await proxy(scope, receive, cycle.send)
         response = await app.data_response(project_id, scope, receive)
         await _write_response(cycle, response.status, response.headers, response.body)
-    except BaseException as exc:
-        cycle.logger.error("Exception in ASGI application\n", exc_info=exc)
+    except Exception as exc:
+        log_unexpected(f"{scope['method']} on the data API failed", exc)
         if not cycle.response_started:
-            await cycle.send_500_response()
+            await _write_response(cycle, 500, _JSON, INTERNAL_ERROR_BODY)
         else:
             cycle.transport.close()
+    except BaseException:  # cancelled (shutdown, a lost client): nothing to answer
+        cycle.transport.close()
+        raise
     finally:
         cycle.on_response = lambda: None
 

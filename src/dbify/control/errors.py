@@ -9,7 +9,6 @@ trace or a secret). This module does not decide when an error happens.
 
 from __future__ import annotations
 
-import logging
 from enum import Enum
 
 from fastapi import FastAPI, Request
@@ -20,8 +19,6 @@ from starlette.exceptions import HTTPException
 from dbify.errors import DbifyError, ErrorKind
 
 __all__ = ["ControlCodes", "control_error", "install_error_handlers"]
-
-_log = logging.getLogger("dbify.control")
 
 
 class ControlCodes(Enum):
@@ -81,9 +78,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    _log.error(
-        "management API error on %s %s: %s", request.method, request.url.path, type(exc).__name__
-    )
+    # Starlette raises the exception again after this answer; DbifyApp, the server's
+    # edge, logs it then (one line, unexpected.py).
     return JSONResponse(_body("DBIFY500", "Internal error"), 500)
 
 

@@ -44,6 +44,7 @@ from dbify.schema_watch.catalog import read_catalog
 from dbify.schema_watch.watcher import ProjectWatcher, WatchTarget
 from dbify.secrets_box import SecretBox, SecretBoxError
 from dbify.settings import SchemaWatchSettings
+from dbify.unexpected import describe_unexpected
 from dbify.workers.base import Worker
 
 __all__ = ["SCHEMA_CHANGED", "SchemaWatch", "openapi_digest"]
@@ -158,8 +159,10 @@ class SchemaWatch:
             await asyncio.sleep(self._settings.poll_interval_seconds)
             try:
                 await self.sync()
-            except Exception:  # the store may be briefly away: try again next round
-                _log.warning("schema watch could not read the projects", exc_info=True)
+            except Exception as error:  # the store may be briefly away: try again next round
+                _log.warning(
+                    "schema watch could not read the projects: %s", describe_unexpected(error)
+                )
 
     async def _refresh(self, watcher: ProjectWatcher, conn: asyncpg.Connection, how: str) -> None:
         target = watcher.target
