@@ -258,3 +258,8 @@ async def test_messages_about_one_row_arrive_in_order_and_hold_back_only_that_ro
         ("row.updated", 1, "b"),
         ("row.updated", 1, "c"),
     ]
+    # What each PATCH sent, the second one served from the write cache (no stale body).
+    sent = [orjson.loads(r.body)["data"] for r in arrived]
+    assert [d["changes"] for d in sent if d["operation"] == "update"] == [
+        {"name": "b"}, {"name": "c"}
+    ]  # fmt: skip

@@ -260,7 +260,8 @@ async def _write(
     check = write_check(request, plan)
     result = await execute_write(project, principal, statement, rollback=rollback, check=check)
     if changes is not None and not rollback and result.affected:
-        changes.row_changed(_row_change(project, plan, request, result))
+        body = payload.json if payload is not None else None
+        changes.row_changed(_row_change(project, plan, request, result, body))
     return respond_write(request, plan, result)
 
 
@@ -283,7 +284,7 @@ _OPERATIONS: dict[str, Operation] = {
 
 
 def _row_change(
-    project: Project, plan: MutatePlan, request: ApiRequest, result: WriteResult
+    project: Project, plan: MutatePlan, request: ApiRequest, result: WriteResult, body: str | None
 ) -> RowChange:
     # "object" is one row as an object; wrap it so rows are always a JSON array.
     rows = result.body if request.media_type == "json" else None
@@ -296,7 +297,7 @@ def _row_change(
         operation=_OPERATIONS[plan.mutation],
         affected=result.affected,
         rows_json=rows,
-        payload_json=plan.body,
+        payload_json=body,
         keys=result.location,
     )
 
