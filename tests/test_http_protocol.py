@@ -4,7 +4,8 @@ A real asyncio server on a real socket: the protocol wraps the transport it is g
 ``_CoalescingTransport`` as ``JsonErrorsHttpToolsProtocol`` does, and the real
 transport underneath is counted. What one loop iteration writes reaches the socket as one
 write, in order; a lone write (a HEAD response's headers) still leaves by the end of the
-iteration; ``close`` sends what is pending first; ``abort`` drops it.
+iteration; ``close`` sends what is pending first; ``abort`` drops it. A response already
+in one piece (``write_whole``) is written at once, or after what is pending, in order.
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ class _Counted:
 
 
 class _Server(asyncio.Protocol):
-    def __init__(self, chunks_per_request: list[bytes], ending: str) -> None:
+    def __init__(self, chunks_per_request: list[bytes], ending: str, whole: bytes = b"") -> None:
         self.chunks = chunks_per_request
         self.ending = ending
+        self.whole = whole
+        self.written_at_once = 0  # real writes made before data_received returned
         self.counted: _Counted | None = None
         self.out: _CoalescingTransport | None = None
 
@@ -50,20 +53,26 @@ class _Server(asyncio.Protocol):
         assert self.out is not None
         for chunk in self.chunks:  # like uvicorn: status line and headers, then the body
             self.out.write(chunk)
+        if self.whole:
+            self.out.write_whole(self.whole)
+            assert self.counted is not None
+            self.written_at_once = len(self.counted.writes)
         if self.ending == "close":
             self.out.close()
         elif self.ending == "abort":
             self.out.abort()
 
 
-async def _exchange(chunks: list[bytes], ending: str = "") -> tuple[bytes, list[bytes]]:
+async def _exchange(
+    chunks: list[bytes], ending: str = "", whole: bytes = b""
+) -> tuple[bytes, list[bytes]]:
     loop = asyncio.get_running_loop()
-    protocol = _Server(chunks, ending)
+    protocol = _Server(chunks, ending, whole)
     server = await loop.create_server(lambda: protocol, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET / HTTP/1.1\r\n\r\n")
-    expected = sum(map(len, chunks)) if ending != "abort" else 0
+    expected = sum(map(len, chunks)) + len(whole) if ending != "abort" else 0
     received = b""
     try:
         async with asyncio.timeout(5):
@@ -77,7 +86,11 @@ async def _exchange(chunks: list[bytes], ending: str = "") -> tuple[bytes, list[
         server.close()
         await server.wait_closed()
     assert protocol.counted is not None
+    _last_server.append(protocol)
     return received, protocol.counted.writes
+
+
+_last_server: list[_Server] = []
 
 
 async def test_one_iterations_writes_leave_as_one() -> None:
@@ -100,3 +113,14 @@ async def test_close_sends_what_is_pending_and_abort_drops_it() -> None:
     assert writes == [b"".join(chunks)]
     received, writes = await _exchange(chunks, "abort")
     assert (received, writes) == (b"", [])
+
+
+async def test_a_whole_response_is_written_at_once_or_after_what_is_pending() -> None:
+    whole = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"
+    received, writes = await _exchange([], whole=whole)
+    assert (received, writes) == (whole, [whole])
+    assert _last_server[-1].written_at_once == 1  # no wait for the end of the iteration
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n"
+    received, writes = await _exchange([interim], whole=whole)
+    assert (received, writes) == (interim + whole, [interim + whole])
+    assert _last_server[-1].written_at_once == 0
