@@ -8,6 +8,9 @@ What is known without extra queries: the rows the client asked back
 rows of an insert, the new values of an update) and the primary keys of up to two rows.
 Old rows of an update/delete are not read (that would cost a query per write).
 Several listeners (webhooks, search indexes) share one sink through ``fan_out``.
+``watches`` tells, without I/O, whether a sink cares about a table at all, so a write to
+a table nobody listens to does not even build its ``RowChange`` (~3 % of a PATCH's
+Python, cProfile).
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ class RowChange:
 
 
 class ChangeSink(Protocol):
+    def watches(self, project_id: str, schema: str, table: str) -> bool:
+        """Would ``row_changed`` do anything with a change of this table? No I/O."""
+        ...
+
     def row_changed(self, change: RowChange) -> None: ...
 
 
@@ -40,9 +47,13 @@ class _FanOut:
     def __init__(self, sinks: tuple[ChangeSink, ...]) -> None:
         self.sinks = sinks
 
+    def watches(self, project_id: str, schema: str, table: str) -> bool:
+        return any(sink.watches(project_id, schema, table) for sink in self.sinks)
+
     def row_changed(self, change: RowChange) -> None:
         for sink in self.sinks:
-            sink.row_changed(change)
+            if sink.watches(change.project_id, change.schema, change.table):
+                sink.row_changed(change)
 
 
 def fan_out(*sinks: ChangeSink | None) -> ChangeSink | None:

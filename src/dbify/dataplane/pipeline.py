@@ -259,7 +259,13 @@ async def _write(
     rollback = request.preferences.tx == "rollback"
     check = write_check(request, plan)
     result = await execute_write(project, principal, statement, rollback=rollback, check=check)
-    if changes is not None and not rollback and result.affected:
+    name = plan.relation.name
+    if (
+        changes is not None
+        and not rollback
+        and result.affected
+        and changes.watches(project.id, name.schema, name.name)
+    ):
         body = payload.json if payload is not None else None
         changes.row_changed(_row_change(project, plan, request, result, body))
     return respond_write(request, plan, result)

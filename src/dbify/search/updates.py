@@ -89,6 +89,9 @@ class IndexUpdates:
         self._task: asyncio.Task[None] | None = None
         self.passes = 0
 
+    def watches(self, project_id: str, schema: str, table: str) -> bool:
+        return self._engine.find(project_id, schema, table) is not None
+
     def row_changed(self, change: RowChange) -> None:
         config = self._engine.find(change.project_id, change.schema, change.table)
         if config is None:

@@ -131,6 +131,9 @@ class WebhookDispatcher:
     async def _heard(self, event: Event) -> None:
         await self._reload()
 
+    def watches(self, project_id: str, schema: str, table: str) -> bool:
+        return project_id in self._projects
+
     def row_changed(self, change: RowChange) -> None:
         if change.project_id not in self._projects:
             return
