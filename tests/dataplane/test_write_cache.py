@@ -242,23 +242,19 @@ def test_unfiltered_and_unmasked_writes_are_refused_or_planned_afresh(
 # --- the parsed request, memoized by raw shape --------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("method", "first", "second", "body1", "body2"),
-    [
-        ("POST", "books", "books", b'{"title": "A", "author_id": 1}',
-         b'{"title": "B", "author_id": 2}'),
-        ("PATCH", "books?id=eq.1", "books?id=eq.2", b'{"price": 1}', b'{"price": 7}'),
-        ("DELETE", "books?id=gte.1&id=lt.3", "books?id=gte.5&id=lt.9", None, None),
-    ],
-)  # fmt: skip
+_MEMOIZED: list[tuple[str, str, str, bytes | None, bytes | None]] = [
+    ("POST", "books", "books", b'{"title": "A", "author_id": 1}',
+     b'{"title": "B", "author_id": 2}'),
+    ("PATCH", "books?id=eq.1", "books?id=eq.2", b'{"price": 1}', b'{"price": 7}'),
+    ("DELETE", "books?id=gte.1&id=lt.3", "books?id=gte.5&id=lt.9", None, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", _MEMOIZED, ids=[case[0] for case in _MEMOIZED])
 def test_a_memoized_request_serves_what_parsing_would(
-    snapshot: SchemaSnapshot,
-    method: str,
-    first: str,
-    second: str,
-    body1: bytes | None,
-    body2: bytes | None,
+    snapshot: SchemaSnapshot, case: tuple[str, str, str, bytes | None, bytes | None]
 ) -> None:
+    method, first, second, body1, body2 = case
     cache = WriteCache()
     request, payload, raw, reparse = _filtered(method, first, body1)
     assert raw is not None
