@@ -28,7 +28,7 @@ from dbify.dataplane.cors import ANY_ORIGIN, CorsPolicy, cors_headers, preflight
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.pipeline import RawRequest, handle_data_request
 from dbify.dataplane.project import ProjectDirectory
-from dbify.dataplane.respond import ApiResponse, respond_error
+from dbify.dataplane.respond import JSON_CONTENT_TYPE, ApiResponse, respond_error
 from dbify.dataplane.stale import signals_stale_schema
 from dbify.dataplane.timing import RequestTiming, current_timing
 from dbify.docs import asset, docs_page
@@ -36,7 +36,7 @@ from dbify.errors import Codes, DbifyError
 from dbify.metrics import CONTENT_TYPE as METRICS_TYPE
 from dbify.metrics import Metrics
 from dbify.search import SearchEngine, handle_search_request
-from dbify.unexpected import INTERNAL_ERROR_BODY, log_unexpected
+from dbify.unexpected import INTERNAL_ERROR, log_unexpected
 
 if TYPE_CHECKING:
     from dbify.control.saved_queries.endpoint import SavedQueryEndpoint
@@ -140,7 +140,7 @@ class DbifyApp:
         except Exception as exc:
             log_unexpected(f"{scope['method']} {scope['path']} failed", exc)
             if not started:
-                await _send(send, ApiResponse(500, INTERNAL_ERROR_BODY, list(_JSON_ERROR)))
+                await _send(send, respond_error(INTERNAL_ERROR))
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -394,13 +394,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-_JSON_ERROR = ((b"content-type", b"application/json; charset=utf-8"),)
-
-
 async def _internal_error(request: Request, exc: Exception) -> Response:
     """Starlette's answer to a bug, then raised again to ``DbifyApp.__call__``, which
     logs it."""
-    return Response(INTERNAL_ERROR_BODY, 500, media_type="application/json; charset=utf-8")
+    error = respond_error(INTERNAL_ERROR)
+    return Response(error.body, error.status, headers={"content-type": JSON_CONTENT_TYPE.decode()})
 
 
 async def _send(send: Send, response: ApiResponse) -> None:

@@ -55,8 +55,9 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
+from dbify.dataplane.respond import respond_error
 from dbify.errors import Codes, DbifyError
-from dbify.unexpected import INTERNAL_ERROR_BODY, log_unexpected
+from dbify.unexpected import INTERNAL_ERROR, log_unexpected
 
 __all__ = ["MAX_URL_BYTES", "DirectApp", "DirectResponse", "JsonErrorsHttpToolsProtocol"]
 
@@ -251,7 +252,6 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
 
 
 _REASONS = {400: "Bad Request", 414: "URI Too Long"}
-_JSON = ((b"content-type", b"application/json; charset=utf-8"),)
 
 
 async def _serve_direct(
@@ -275,7 +275,8 @@ async def _serve_direct(
     except Exception as exc:
         log_unexpected(f"{scope['method']} on the data API failed", exc)
         if not cycle.response_started:
-            await _write_response(cycle, 500, _JSON, INTERNAL_ERROR_BODY)
+            error = respond_error(INTERNAL_ERROR)
+            await _write_response(cycle, error.status, error.headers, error.body)
         else:
             cycle.transport.close()
     except BaseException:  # cancelled (shutdown, a lost client): nothing to answer
@@ -308,12 +309,9 @@ async def _write_response(
     # Started only now: a refused header above still leaves room for the 500.
     cycle.response_started = True
     cycle.waiting_for_100_continue = False
-    transport: Any = cycle.transport
-    data = b"".join(parts)
-    if type(transport) is _CoalescingTransport:
-        transport.write_whole(data)
-    else:
-        transport.write(data)
+    # connection_made gave the protocol, and so every cycle, a _CoalescingTransport.
+    transport: _CoalescingTransport = cycle.transport  # type: ignore[assignment]
+    transport.write_whole(b"".join(parts))
     cycle.response_complete = True
     cycle.message_event.set()
     if not cycle.keep_alive:

@@ -15,9 +15,9 @@ import logging
 
 from dbify.errors import Codes, DbifyError
 
-__all__ = ["INTERNAL_ERROR_BODY", "describe_unexpected", "log_unexpected"]
+__all__ = ["INTERNAL_ERROR", "describe_unexpected", "log_unexpected"]
 
-INTERNAL_ERROR_BODY = DbifyError(Codes.INTERNAL, "Internal server error").to_json()
+INTERNAL_ERROR = DbifyError(Codes.INTERNAL, "Internal server error")  # rendered, never raised
 
 _log = logging.getLogger("dbify.unexpected")
 

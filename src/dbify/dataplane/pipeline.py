@@ -97,9 +97,9 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
             if memo is not None:  # a read seen before: no parsing, planning or building
                 result = await execute_read(project, principal, memo[1])
                 return _timed(project, respond_read(memo[0], result), started)
-    elif raw.method in _MEMOIZED_WRITES and not principal.read_only:
+    elif raw.method in _MEMOIZED_WRITES:
         raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
-        if raw_shape is not None:
+        if raw_shape is not None and not principal.read_only:
             memoized = project.writes.memoized_request(raw_shape, project.snapshot)
             if memoized is not None:  # a write shape seen before: no parsing or planning
                 try:
@@ -224,7 +224,7 @@ async def _write(
     memoized: bool = False,
 ) -> ApiResponse:
     """POST, PATCH, PUT, DELETE on a relation. ``raw_shape`` is the request's raw shape
-    when it has one (and was computed); ``memoized``: ``request`` is the write cache's
+    (None for PUT, or when it has none); ``memoized``: ``request`` is the write cache's
     memo (raises ``NotMemoized`` before anything runs when the cache cannot serve it)."""
     if principal.read_only:
         raise DbifyError(
@@ -241,8 +241,6 @@ async def _write(
             allow_mixed_keys=request.preferences.missing == "default",
             max_rows=project.settings.max_write_rows,
         )
-    if raw_shape is None and request.method in _MEMOIZED_WRITES:
-        raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
     reparse = None
     if raw_shape is not None and (request.method == "PATCH" or request.method == "DELETE"):
         reparse = _reparser(project, raw)
