@@ -73,6 +73,20 @@ def test_insert_headers_only_gives_location(db: WriteServer) -> None:
     assert response.headers["preference-applied"] == "return=headers-only"
 
 
+def test_repeated_prefer_headers_all_apply(db: WriteServer) -> None:
+    # Two Prefer header lines are one list (RFC 9110 5.3), as PostgREST reads them.
+    response = db.client.post(
+        "/tags",
+        json={"name": "ins-two-prefer"},
+        headers=[("Prefer", "return=representation"), ("Prefer", "count=exact")],
+    )
+    assert response.status_code == 201, response.text
+    assert [row["name"] for row in response.json()] == ["ins-two-prefer"]
+    assert response.headers["content-range"] == "*/1"
+    applied = {part.strip() for part in response.headers["preference-applied"].split(",")}
+    assert applied == {"return=representation", "count=exact"}
+
+
 def test_insert_composite_key_location(db: WriteServer) -> None:
     response = db.client.post(
         "/editions",
