@@ -278,7 +278,14 @@ class WebhookSettings(BaseModel):
     )
     backoff_initial_seconds: float = Field(5.0, gt=0, description="Delay before the 2nd attempt.")
     backoff_max_seconds: float = Field(3600.0, gt=0, description="Longest delay between tries.")
-    poll_seconds: float = Field(1.0, gt=0, description="How often the worker looks for work.")
+    poll_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest idle wait between two looks for work. The worker otherwise "
+        "wakes when this process queues a message, a Redis event bus announces one, an "
+        "attempt ends, or the earliest pending retry is due; this bounds how late a "
+        "message queued without such a signal is sent.",
+    )
     max_in_flight: int = Field(64, ge=1, description="Deliveries one worker sends at once.")
     per_endpoint_in_flight: int = Field(
         4, ge=1, description="Deliveries in flight per endpoint (a slow one cannot hog the rest)."
@@ -295,7 +302,19 @@ class SchedulerSettings(BaseModel):
     """Cron jobs (``control/cron``): `dbify scheduler`, or in-process in `dbify serve`."""
 
     enabled: bool = Field(True, description="Run the scheduler inside `dbify serve`.")
-    tick_seconds: float = Field(0.5, gt=0, description="How often due jobs are looked for.")
+    tick_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="Pause before looking again when a job was due but not started at once "
+        "(another scheduler's claim in progress). Jobs otherwise start at their due time: "
+        "the scheduler sleeps until then, or until a job or manual run is added or changed.",
+    )
+    idle_poll_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest sleep between two looks at the store: how late a change made "
+        "by another process reaches this scheduler when not announced on a Redis event bus.",
+    )
     missed_grace_seconds: float = Field(
         30.0, ge=0, description="An occurrence later than this is 'missed' (missed-run policy)."
     )

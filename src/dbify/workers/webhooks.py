@@ -9,6 +9,12 @@ jitter, until ``retry_window_seconds`` after the message was created: then it is
 (kept, listed, redeliverable). Every attempt is logged with its request headers,
 status, the first 1 KB of the response and its duration. Same ``webhook-id`` on every
 attempt: receivers dedupe on it (at-least-once).
+
+With nothing to claim it sleeps, without polling, until the first of: a message queued
+in this process (the store's listeners) or announced on the event bus
+(``cache.webhooks.queued``, ``wake``), one of its attempts ending, the earliest pending
+retry coming due (``WebhookStore.next_due``), or ``poll_seconds``, the ceiling for
+messages queued elsewhere without an announcement.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from dbify.backends.events import EventBus
 from dbify.control.outbound import OutboundPolicy, TargetRefused
 from dbify.control.webhooks.signing import signed_headers
 from dbify.control.webhooks.store import (
@@ -52,24 +59,35 @@ class WebhookWorker(Worker):
 
     def __init__(
         self, store: WebhookStore, box: SecretBox, settings: WebhookSettings,
-        client: httpx.AsyncClient | None = None,
+        client: httpx.AsyncClient | None = None, own_bus: EventBus | None = None,
     ) -> None:  # fmt: skip
         super().__init__()
         self.store = store
+        self._own_bus = own_bus  # `dbify worker`'s connection for wake-ups: closed by stop
         self._box = box
         self._settings = settings
         self._policy = OutboundPolicy(settings.allowed_hosts)
         self._client = client or httpx.AsyncClient(follow_redirects=False)
         self._in_flight: dict[asyncio.Task[None], str] = {}
-        self._done = asyncio.Event()
+        # Set when there may be work: a message queued, an attempt ended (room again).
+        self._woken = asyncio.Event()
         self.sent = 0
+
+    def wake(self) -> None:
+        """Look for due messages now (some were queued)."""
+        self._woken.set()
+
+    async def start(self) -> None:
+        self.store.listen(self.wake)
+        await super().start()
 
     async def run_once(self) -> int:
         config = self._settings
         room = config.max_in_flight - len(self._in_flight)
         claimed: list[tuple[DeliveryRecord, EndpointRecord]] = []
+        self._woken.clear()  # before the claim: a message queued during it wakes the next
+        now = datetime.now(UTC)
         if room > 0:
-            now = datetime.now(UTC)
             counts = Counter(self._in_flight.values())
             busy = {e for e, n in counts.items() if n >= config.per_endpoint_in_flight}
             lease = now + timedelta(seconds=config.timeout_seconds + 30)
@@ -79,14 +97,24 @@ class WebhookWorker(Worker):
                 self._in_flight[task] = endpoint.id
                 task.add_done_callback(self._finished)
         if not claimed:
-            self._done.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._done.wait(), config.poll_seconds)
+                await asyncio.wait_for(self._woken.wait(), await self._sleep_seconds(now, room))
         return len(claimed)
+
+    async def _sleep_seconds(self, now: datetime, room: int) -> float:
+        """How long no message can come due, as far as this process knows, after a claim
+        at ``now`` that found none."""
+        ceiling = self._settings.poll_seconds
+        if room <= 0:  # full: only an attempt ending (which wakes us) makes room
+            return ceiling
+        earliest = await self.store.next_due(now)
+        if earliest is None:
+            return ceiling
+        return min(max((earliest - datetime.now(UTC)).total_seconds(), 0.0), ceiling)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)
-        self._done.set()
+        self._woken.set()
 
     async def _attempt(self, delivery: DeliveryRecord, endpoint: EndpointRecord) -> None:
         attempt = delivery.attempts + 1
@@ -153,11 +181,14 @@ class WebhookWorker(Worker):
         )
 
     async def stop(self) -> None:
+        self.store.unlisten(self.wake)
         await super().stop()
         for task in list(self._in_flight):
             task.cancel()
         await asyncio.gather(*self._in_flight, return_exceptions=True)
         await self._client.aclose()
+        if self._own_bus is not None:
+            await self._own_bus.close()
 
     def health(self) -> dict[str, object]:
         return {**super().health(), "in_flight": len(self._in_flight), "sent": self.sent}

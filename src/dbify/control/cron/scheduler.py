@@ -1,7 +1,7 @@
 """The scheduler loop: find due jobs, claim each occurrence once, run it, record it.
 
-Every ``tick_seconds`` it reads enabled jobs whose ``next_run_at`` has come, computes
-the following occurrence (croniter, in the job's time zone) and claims the occurrence
+Each tick reads enabled jobs whose ``next_run_at`` has come, computes the following
+occurrence (croniter, in the job's time zone) and claims the occurrence
 with the store's compare-and-set: several schedulers may tick at once, one wins.
 An occurrence older than ``missed_grace_seconds`` (the schedulers were down) is
 missed: with ``skip`` it is recorded as skipped, with ``catch_up_once`` it runs once
@@ -10,11 +10,18 @@ With overlap ``skip`` an occurrence whose job still has a run in progress is ski
 (a run older than its timeout + 5 s no longer counts: its scheduler died).
 Runs happen in tasks, so a long job never delays the tick. Manual runs ("run now")
 are queued rows any scheduler claims.
+
+Between ticks it sleeps until the earliest ``next_run_at`` of the enabled jobs, or
+until woken (``wake``: the store's writes in this process, and ``cache.cron`` on the
+event bus from other processes), or at most ``idle_poll_seconds``: that ceiling
+catches changes made elsewhere without telling. An idle server thus queries the
+store every ``idle_poll_seconds``, not every ``tick_seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -59,11 +66,38 @@ class Scheduler(Worker):
         self._settings = settings
         self._policy = policy
         self._tasks: set[asyncio.Task[None]] = set()
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due work now (a job or a manual run was added or changed)."""
+        self._woken.set()
+
+    async def start(self) -> None:
+        self._store.listen(self.wake)
+        await super().start()
 
     async def run_once(self) -> int:
-        started = await self.tick(datetime.now(UTC))
-        await asyncio.sleep(self._settings.tick_seconds)
+        self._woken.clear()  # before the tick: a change made during it wakes the next one
+        now = datetime.now(UTC)
+        started = await self.tick(now)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), await self._sleep_seconds(now))
         return started
+
+    async def _sleep_seconds(self, now: datetime) -> float:
+        """How long nothing can be due, as far as this process knows, after a tick at
+        ``now``."""
+        ceiling = self._settings.idle_poll_seconds
+        earliest = await self._store.next_run_at()
+        if earliest is None:
+            return ceiling
+        if earliest <= now:
+            # Due at the tick yet still there (another scheduler's claim is committing,
+            # or a job inserted with a past time): look again shortly, do not spin.
+            return min(self._settings.tick_seconds, ceiling)
+        # The same wall clock as ``tick``'s ``now``; an asyncio timer may fire a hair
+        # early, which costs one empty tick, never a late run.
+        return min(max((earliest - datetime.now(UTC)).total_seconds(), 0.0), ceiling)
 
     async def tick(self, now: datetime) -> int:
         """Claim and start everything due at ``now``; returns the runs started."""
@@ -152,6 +186,7 @@ class Scheduler(Worker):
         )  # fmt: skip
 
     async def stop(self) -> None:
+        self._store.unlisten(self.wake)
         await super().stop()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=10)

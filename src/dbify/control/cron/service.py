@@ -3,8 +3,8 @@
 A job's ``next_run_at`` is computed here whenever its schedule, time zone or enabled
 flag changes (the scheduler then moves it forward by compare-and-set). HTTP actions are
 checked against the SSRF policy when saved, and again when run. "Run now" queues a run
-that the next scheduler tick claims (``store.claim_queued``), so it runs where the
-schedulers run, not in the API process.
+that a scheduler claims (``store.claim_queued``), so it runs where the schedulers run,
+not in the API process; the store's write wakes a scheduler of this process at once.
 """
 
 from __future__ import annotations

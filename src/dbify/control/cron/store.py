@@ -5,15 +5,23 @@ Exactly one scheduler runs each occurrence: ``claim_occurrence`` moves a job's
 only the scheduler whose UPDATE changed the row runs it. This holds on PostgreSQL with
 any number of schedulers and on SQLite for schedulers sharing the file (one node), with
 no lock held while the action runs. Manual runs are queued rows claimed the same way.
+
+Writes that can make something due sooner (a job created or changed, a run queued) call
+this process's listeners (``listen``): every ``CronStore`` on one engine shares them, so
+the scheduler hears of a change made through the API's store and need not poll.
+Other processes hear of it through the event bus (``runtime.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbify.metadata.tables import cron_jobs, cron_runs
@@ -59,14 +67,33 @@ def _run(row: sa.Row[Any]) -> RunRecord:
     return RunRecord(**{f: row._mapping[f] for f in RunRecord.__slots__})
 
 
+# Keyed by engine, not by store: the API builds a store per request.
+_listeners: WeakKeyDictionary[Engine, list[Callable[[], None]]] = WeakKeyDictionary()
+
+
 class CronStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each write in this process that may bring a run
+        forward (a job inserted or updated, a manual run queued)."""
+        _listeners.setdefault(self._engine.sync_engine, []).append(callback)
+
+    def unlisten(self, callback: Callable[[], None]) -> None:
+        callbacks = _listeners.get(self._engine.sync_engine, [])
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    def _changed(self) -> None:
+        for callback in list(_listeners.get(self._engine.sync_engine, ())):
+            callback()
 
     async def insert_job(self, record: JobRecord) -> None:
         values = {f: getattr(record, f) for f in JobRecord.__slots__}
         async with self._engine.begin() as conn:
             await conn.execute(cron_jobs.insert().values(**values))
+        self._changed()
 
     async def job(self, project_id: str, job_id: str) -> JobRecord | None:
         query = cron_jobs.select().where(
@@ -86,9 +113,17 @@ class CronStore:
         async with self._engine.connect() as conn:
             return [_job(r) for r in await conn.execute(query)]
 
+    async def next_run_at(self) -> datetime | None:
+        """The earliest ``next_run_at`` of the enabled jobs (None: no enabled job)."""
+        query = sa.select(sa.func.min(cron_jobs.c.next_run_at)).where(cron_jobs.c.enabled)
+        async with self._engine.connect() as conn:
+            earliest: datetime | None = (await conn.execute(query)).scalar_one()
+        return earliest
+
     async def update_job(self, job_id: str, **values: Any) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(cron_jobs.update().where(cron_jobs.c.id == job_id).values(**values))
+        self._changed()
 
     async def delete_job(self, project_id: str, job_id: str) -> bool:
         async with self._engine.begin() as conn:
@@ -115,6 +150,8 @@ class CronStore:
         values = {f: getattr(record, f) for f in RunRecord.__slots__}
         async with self._engine.begin() as conn:
             await conn.execute(cron_runs.insert().values(**values))
+        if record.status == "queued":  # the scheduler's own rows start nothing new
+            self._changed()
 
     async def running(self, job_id: str, started_after: datetime) -> bool:
         """Whether a run of the job started after ``started_after`` is still running (an

@@ -8,16 +8,23 @@ fairly (at most ``per_endpoint`` each, by a window function, so a backlog on one
 endpoint cannot crowd out the others) and then locked with a conditional UPDATE, so
 two workers never both win a row; a worker that dies loses its lease and the message
 is delivered again (at-least-once, same ``webhook-id``). Rules live in ``service.py``.
+
+Writes that make a message sendable (queued, requeued, an endpoint updated: it may be
+enabled again) call this process's listeners (``listen``), shared by every store on
+one engine, so an idle worker sleeps instead of polling; ``next_due`` tells it when
+the earliest retry or expired lease comes due.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbify.metadata.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -90,9 +97,27 @@ def _delivery(row: sa.Row[Any]) -> DeliveryRecord:
     return DeliveryRecord(**{f: m[f] for f in DeliveryRecord.__slots__})
 
 
+# Keyed by engine, not by store: the API and the dispatcher each build their own store.
+_listeners: WeakKeyDictionary[Engine, list[Callable[[], None]]] = WeakKeyDictionary()
+
+
 class WebhookStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each write in this process that may make a message
+        sendable now."""
+        _listeners.setdefault(self._engine.sync_engine, []).append(callback)
+
+    def unlisten(self, callback: Callable[[], None]) -> None:
+        callbacks = _listeners.get(self._engine.sync_engine, [])
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    def _changed(self) -> None:
+        for callback in list(_listeners.get(self._engine.sync_engine, ())):
+            callback()
 
     # Endpoints
 
@@ -128,6 +153,7 @@ class WebhookStore:
                 .where(webhook_endpoints.c.id == endpoint_id)
                 .values(**values)
             )
+        self._changed()  # re-enabled: its waiting messages are due
 
     async def delete_endpoint(self, project_id: str, endpoint_id: str) -> bool:
         async with self._engine.begin() as conn:
@@ -147,6 +173,23 @@ class WebhookStore:
         rows = [{f: getattr(d, f) for f in DeliveryRecord.__slots__} for d in deliveries]
         async with self._engine.begin() as conn:
             await conn.execute(webhook_deliveries.insert(), rows)
+        self._changed()
+
+    async def next_due(self, after: datetime) -> datetime | None:
+        """When the earliest pending message that is not due at ``after`` comes due: its
+        next attempt, or the end of its lease if later (None: nothing waits). Messages
+        already due at ``after`` are left out: the claim at ``after`` saw them, and what
+        holds them back (a busy or disabled endpoint, an earlier message of their row)
+        ends with an attempt or a write, which wakes a worker of this process at once
+        and one elsewhere by its ``poll_seconds``."""
+        d = webhook_deliveries
+        due_at = sa.case(
+            (d.c.locked_until > d.c.next_attempt_at, d.c.locked_until), else_=d.c.next_attempt_at
+        )
+        query = sa.select(sa.func.min(due_at)).where(d.c.status == "pending", due_at > after)
+        async with self._engine.connect() as conn:
+            earliest: datetime | None = (await conn.execute(query)).scalar_one()
+        return earliest
 
     async def claim(
         self, now: datetime, lease_until: datetime, limit: int, per_endpoint: int,
@@ -271,6 +314,7 @@ class WebhookStore:
                 .where(webhook_deliveries.c.id == delivery_id)
                 .values(status="pending", next_attempt_at=now, locked_until=None, finished_at=None)
             )
+        self._changed()
 
 
 def _endpoint_from(values: dict[str, Any]) -> EndpointRecord:
