@@ -36,10 +36,9 @@ WorkerFactory = Callable[[Settings, ControlPlane], Awaitable[Worker]]
 
 
 async def _webhooks(settings: Settings, plane: ControlPlane) -> Worker:
-    from dbify.control.webhooks.store import WebhookStore
-    from dbify.workers.webhooks import WebhookWorker
+    from dbify.control.webhooks.runtime import open_webhook_worker
 
-    return WebhookWorker(WebhookStore(plane.store.engine), plane.box, settings.webhooks)
+    return await open_webhook_worker(settings, plane)
 
 
 async def _request_log(settings: Settings, plane: ControlPlane) -> Worker:

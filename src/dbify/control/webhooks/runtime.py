@@ -1,19 +1,48 @@
 """Starting webhooks in a process: the dispatcher (data plane side) and, when asked,
-the delivery worker (``dbify serve`` all-in-one; ``dbify worker webhooks``)."""
+the delivery worker (``dbify serve`` all-in-one; ``dbify worker webhooks``).
+
+Messages queued in this process wake its worker directly (``WebhookStore``'s
+listeners). Those queued by another process reach it through the event bus: the
+serving process announces ``WEBHOOKS_QUEUED`` (``control/automation.py``), which the
+Redis bus broadcasts, and ``listen_for_queued`` wakes the worker on it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbify.backends.events import EventBus
+from dbify.backends.events import Event, EventBus
+from dbify.backends.loader import open_event_bus
 from dbify.control.outbound import OutboundPolicy
 from dbify.control.plane import ControlPlane
 from dbify.control.webhooks.dispatch import WebhookDispatcher
 from dbify.control.webhooks.service import WebhookService
 from dbify.control.webhooks.store import WebhookStore
+from dbify.settings import Settings
 from dbify.workers.webhooks import WebhookWorker
 
-__all__ = ["Webhooks", "start_webhooks"]
+__all__ = [
+    "WEBHOOKS_QUEUED",
+    "Webhooks",
+    "listen_for_queued",
+    "open_webhook_worker",
+    "start_webhooks",
+]
+
+# `cache.*` so that the Redis bus broadcasts it: an idle worker's belief that nothing
+# is due is what goes stale.
+WEBHOOKS_QUEUED = "cache.webhooks.queued"
+_RESYNC = "bus.resync"  # backends.events.redis_pubsub.RESYNC: announcements may be missed
+
+
+def listen_for_queued(bus: EventBus, worker: WebhookWorker) -> None:
+    """Wake ``worker`` when another process announces queued messages."""
+
+    async def heard(event: Event) -> None:
+        worker.wake()
+
+    bus.subscribe(WEBHOOKS_QUEUED, heard)
+    bus.subscribe(_RESYNC, heard)
 
 
 @dataclass(slots=True)
@@ -40,5 +69,18 @@ async def start_webhooks(
     worker = None
     if run_worker:
         worker = WebhookWorker(store, plane.box, settings)
+        if bus is not None:
+            listen_for_queued(bus, worker)
         await worker.start()
     return Webhooks(dispatcher, worker)
+
+
+async def open_webhook_worker(settings: Settings, plane: ControlPlane) -> WebhookWorker:
+    """The worker of ``dbify worker webhooks``. With the Redis event bus it hears the
+    replicas' announcements on a connection of its own, closed when it stops."""
+    bus = await open_event_bus(settings) if settings.events.backend == "redis" else None
+    store = WebhookStore(plane.store.engine)
+    worker = WebhookWorker(store, plane.box, settings.webhooks, own_bus=bus)
+    if bus is not None:
+        listen_for_queued(bus, worker)
+    return worker
