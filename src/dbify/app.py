@@ -36,6 +36,7 @@ from dbify.errors import Codes, DbifyError
 from dbify.metrics import CONTENT_TYPE as METRICS_TYPE
 from dbify.metrics import Metrics
 from dbify.search import SearchEngine, handle_search_request
+from dbify.tracing import UNTRACED_PATHS, Tracing, now_ns
 from dbify.unexpected import INTERNAL_ERROR, log_unexpected
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class DbifyApp:
         self.changes: ChangeSink | None = None
         # Prometheus metrics (/metrics): set by `dbify serve`; None: not counted.
         self.metrics: Metrics | None = None
+        # OpenTelemetry spans (tracing.py): set by `dbify serve` when enabled; None: off.
+        self.tracing: Tracing | None = None
         # Shared dependencies /readyz checks (metadata store, Redis...): name -> check.
         # When set, /readyz checks only these and never opens projects' pools.
         self.readiness: dict[str, Callable[[], Awaitable[bool]]] = {}
@@ -129,10 +132,19 @@ class DbifyApp:
             await self._route(scope, receive, send)
             return
         started = False
+        status = 500  # what the client gets if the route fails before it answers
+        tracing = self.tracing
+        traced = (
+            tracing is not None
+            and scope["path"] not in UNTRACED_PATHS
+            and self.data_api_project(scope["path"]) is None  # data_response traces those
+        )
+        began = now_ns() if traced else (0, 0)
 
         async def tracked(message: Message) -> None:
-            nonlocal started
-            started = True
+            nonlocal started, status
+            if message["type"] == "http.response.start":
+                started, status = True, message["status"]
             await send(message)
 
         try:
@@ -141,6 +153,9 @@ class DbifyApp:
             log_unexpected(f"{scope['method']} {scope['path']} failed", exc)
             if not started:
                 await _send(send, respond_error(INTERNAL_ERROR))
+        finally:
+            if traced and tracing is not None:
+                tracing.http_request(scope, status, *began)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -209,27 +224,38 @@ class DbifyApp:
             body=body,
             rest_url=self.rest_url(project_id),
         )
-        recorder, metrics = self.recorder, self.metrics
-        if recorder is None:
+        recorder, metrics, tracing = self.recorder, self.metrics, self.tracing
+        if recorder is None and tracing is None:
             started = perf_counter_ns() if metrics is not None else 0
             response = await handle_data_request(project, request, self.changes)
             elapsed = perf_counter_ns() - started
         else:
             # Hot path: clock reads and a list append; the publisher does the rest. The
             # timing collects the pool wait and database time (execute._connection).
-            ids = recorder.new_request_id(headers)
+            ids = recorder.new_request_id(headers) if recorder is not None else None
             timing = RequestTiming()
+            if tracing is not None:
+                timing.uses = []
             token = current_timing.set(timing)
-            wall_us, started = time_ns() // 1000, perf_counter_ns()
+            wall_ns, started = time_ns(), perf_counter_ns()
             try:
                 response = await handle_data_request(project, request, self.changes)
             finally:
                 current_timing.reset(token)
-            response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
             elapsed = perf_counter_ns() - started
-            recorder.record(
-                project, ids, wall_us, elapsed, timing, scope, headers, data_path, response
-            )
+            if recorder is not None and ids is not None:
+                response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
+                recorder.record(
+                    project, ids, wall_ns // 1000, elapsed, timing, scope, headers, data_path,
+                    response,
+                )  # fmt: skip
+            if tracing is not None:
+                tracing.data_request(
+                    project_id=project.id, scope=scope, headers=headers, data_path=data_path,
+                    status=response.status, body=response.body, timing=timing,
+                    request_id=ids[1] if ids is not None else headers.get("x-request-id"),
+                    started_wall_ns=wall_ns, started_ns=started, elapsed_ns=elapsed,
+                )  # fmt: skip
         if (
             data_path in ("", "/")
             and method == "GET"

@@ -373,6 +373,33 @@ class EventsSettings(BaseModel):
     channel: str = Field("dbify:events", description="Redis pub/sub channel of the bus.")
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces (``dbify.tracing``; needs the ``otel`` extra). The exporter
+    also reads the standard ``OTEL_EXPORTER_OTLP_*`` variables (headers, timeout...)."""
+
+    enabled: bool = Field(
+        False, description="Export a span per data API and management request (OTLP/HTTP)."
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces (default: "
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or localhost:4318).",
+    )
+    service_name: str = Field("dbify", min_length=1, description="The spans' service.name.")
+    sample_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of the traces started here that are kept (a caller's traceparent "
+        "decides for the traces it started).",
+    )
+    record_sql: bool = Field(
+        True,
+        description="Put the SQL in database spans (identifiers and $n placeholders; values "
+        "are bind parameters and never recorded).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable. See ``dbify config show`` for the effective values."""
 
@@ -396,6 +423,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     master_key: SecretStr | None = Field(
         None,
         description="Fernet key(s) that encrypt secrets at rest, comma-separated, newest first "

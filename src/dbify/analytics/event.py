@@ -33,6 +33,7 @@ __all__ = [
     "entries_of",
     "entry_columns",
     "entry_rows",
+    "error_code_of",
     "event_values",
     "event_values_v2",
     "message_values",
@@ -429,6 +430,21 @@ def target_of_path(path: str) -> str:
     if stripped.startswith("rpc/"):
         return "rpc/" + unquote_plus(stripped[4:].partition("/")[0])
     return unquote_plus(stripped.partition("/")[0])
+
+
+def error_code_of(body: bytes) -> str:
+    """The PostgREST ``code`` of an error body, '' when it has none.
+
+    >>> error_code_of(b'{"code":"PGRST116","message":"..."}'), error_code_of(b"[]")
+    ('PGRST116', '')
+    """
+    if not body.startswith(b"{"):
+        return ""
+    try:
+        code = orjson.loads(body).get("code")
+    except orjson.JSONDecodeError:
+        return ""
+    return str(code) if code is not None else ""
 
 
 def anonymise_ip(address: str, mode: IpAnonymisation, salt: str = "") -> str:

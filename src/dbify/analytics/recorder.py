@@ -22,9 +22,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from dbify.analytics.event import IpAnonymisation, anonymise_ip
+from dbify.analytics.event import IpAnonymisation, anonymise_ip, error_code_of
 from dbify.dataplane.respond import ApiResponse
 from dbify.dataplane.timing import RequestTiming
 
@@ -101,7 +99,7 @@ class RequestRecorder:
                 path,
                 scope["query_string"],
                 status,
-                _error_code(response.body) if status >= 400 else "",
+                error_code_of(response.body) if status >= 400 else "",
                 duration_ns,
                 timing.db_ns,
                 timing.queue_ns,
@@ -132,14 +130,3 @@ def _key_of(keys: Any, apikey: str | None, authorization: str | None) -> tuple[s
     if key is None:
         return "invalid", ""
     return key.id, key.role or key.kind
-
-
-def _error_code(body: bytes) -> str:
-    """The PostgREST ``code`` of an error body, '' when it has none."""
-    if not body.startswith(b"{"):
-        return ""
-    try:
-        code = orjson.loads(body).get("code")
-    except orjson.JSONDecodeError:
-        return ""
-    return str(code) if code is not None else ""

@@ -10,6 +10,7 @@ working until revoked with ``dbify keys revoke``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,7 @@ from dbify.errors import DbifyError
 from dbify.schema_watch import SchemaWatch, build_schema_watch
 from dbify.secrets_box import SecretBoxError
 from dbify.settings import Settings
+from dbify.tracing import TracingUnavailable, start_tracing
 
 __all__ = ["Listening", "ServedProject", "serve_platform"]
 
@@ -155,6 +157,12 @@ async def serve_platform(
             management=management,
         )
         app.limiter = request_limiter(settings)
+        try:
+            app.tracing = start_tracing(
+                settings.tracing, ip_anonymisation=settings.analytics.ip_anonymisation
+            )
+        except TracingUnavailable as error:
+            raise click.ClickException(str(error)) from None
         search = await start_search(plane, app, management)
         request_logging = await _start_request_logging(settings, plane, app, management)
         instrument(app, plane, bus, request_logging)  # /metrics, /readyz
@@ -201,6 +209,8 @@ async def serve_platform(
             await automation.stop()
             if request_logging is not None:
                 await request_logging.stop()
+            if app.tracing is not None:  # export the spans still buffered
+                await asyncio.to_thread(app.tracing.shutdown)
             if schema_watch is not None:
                 await schema_watch.stop()
             if search is not None:

@@ -30,7 +30,7 @@ from dbify.auth.principal import Principal
 from dbify.dataplane.connections import connection_ready
 from dbify.dataplane.project import Project
 from dbify.dataplane.sql.statement import ReadStatement, Statement
-from dbify.dataplane.timing import current_timing
+from dbify.dataplane.timing import ConnectionUse, current_timing
 from dbify.errors import Codes, DatabaseError, DbifyError, ErrorKind
 
 _Connection = asyncpg.Connection | PoolConnectionProxy
@@ -109,9 +109,9 @@ class _connection:  # lower case: used like the function it replaced, `async wit
     ``@asynccontextmanager``: it runs on every request, and the generator machinery
     showed in profiles."""
 
-    __slots__ = ("_acquired", "_context", "_timing")
+    __slots__ = ("_acquired", "_asked", "_context", "_sql", "_timing")
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, sql: str = "") -> None:
         pool = project.pool
         timeout: float | None = project.settings.pool_timeout_seconds
         # A plain asyncpg pool (standalone); the control plane's LazyPool checks itself.
@@ -119,7 +119,8 @@ class _connection:  # lower case: used like the function it replaced, `async wit
             timeout = None
         self._context = pool.acquire(timeout=timeout)
         self._timing = current_timing.get()
-        self._acquired = 0
+        self._sql = sql  # for a traced request's database span only
+        self._asked = self._acquired = 0
 
     async def __aenter__(self) -> _Connection:
         timing = self._timing
@@ -131,7 +132,7 @@ class _connection:  # lower case: used like the function it replaced, `async wit
                 timing.queue_ns += perf_counter_ns() - started
             raise _unavailable(exc) from exc
         if timing is not None:
-            self._acquired = perf_counter_ns()
+            self._asked, self._acquired = started, perf_counter_ns()
             timing.queue_ns += self._acquired - started
         return conn
 
@@ -141,8 +142,12 @@ class _connection:  # lower case: used like the function it replaced, `async wit
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._timing is not None:
-            self._timing.db_ns += perf_counter_ns() - self._acquired
+        timing = self._timing
+        if timing is not None:
+            released = perf_counter_ns()
+            timing.db_ns += released - self._acquired
+            if timing.uses is not None:
+                timing.uses.append(ConnectionUse(self._asked, self._acquired, released, self._sql))
         try:
             await self._context.__aexit__(exc_type, exc, traceback)
         except (TimeoutError, *_UNREACHABLE) as error:
@@ -283,7 +288,7 @@ async def run_statement(
     ``check`` inspects the row before commit and may raise a ``DbifyError`` to roll
     back (``Prefer: max-affected``). ``text`` columns come back as ``bytes``.
     """
-    async with _connection(project) as conn:
+    async with _connection(project, statement.sql) as conn:
         try:
             return await _fetch_row(
                 conn,
@@ -312,7 +317,7 @@ async def execute_read(
 ) -> ReadResult:
     """Run a read; raises ``DbifyError`` for pool/connection trouble and
     ``DatabaseError`` for anything PostgreSQL refuses."""
-    async with _connection(project) as conn:
+    async with _connection(project, statement.main.sql) as conn:
         try:
             row = await _fetch_row(
                 conn, principal, statement.main, project.settings.transaction_timeout_ms

@@ -6,13 +6,16 @@ caller that wants them (the request logger in ``app.py``) puts a ``RequestTiming
 context variable for the request's task; ``execute._connection`` adds to it when one is
 there. Each ASGI request runs in its own task, hence its own context, so concurrent
 requests never share one. Cost: one ``ContextVar.get`` and three clock reads a request.
+Tracing (``dbify.tracing``) also asks for ``uses``: when and for what each connection was
+held, from which it draws the request's database spans afterwards.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
+from typing import NamedTuple
 
-__all__ = ["RequestTiming", "current_timing"]
+__all__ = ["ConnectionUse", "RequestTiming", "current_timing"]
 
 
 class RequestTiming:
@@ -21,15 +24,30 @@ class RequestTiming:
 
     The pipeline also notes who the request ran as, once it has authenticated it
     (``key_id``, ``role``; None until then): the request log takes them from here
-    instead of verifying the credential a second time."""
+    instead of verifying the credential a second time.
 
-    __slots__ = ("db_ns", "key_id", "queue_ns", "role")
+    ``uses``, when a list (tracing on), gets one ``ConnectionUse`` per pooled connection
+    the request held."""
+
+    __slots__ = ("db_ns", "key_id", "queue_ns", "role", "uses")
 
     def __init__(self) -> None:
         self.queue_ns = 0
         self.db_ns = 0
         self.key_id: str | None = None
         self.role = ""
+        self.uses: list[ConnectionUse] | None = None
+
+
+class ConnectionUse(NamedTuple):
+    """One pooled connection held by a request: ``perf_counter_ns`` readings of when it
+    was asked for, obtained and given back, and the SQL it ran (``$n`` placeholders, no
+    values; "" when not known)."""
+
+    asked_ns: int
+    acquired_ns: int
+    released_ns: int
+    sql: str
 
 
 current_timing: ContextVar[RequestTiming | None] = ContextVar("dbify_request_timing", default=None)
