@@ -22,7 +22,7 @@ from dbify.backends.loader import open_event_bus
 from dbify.control import open_control_plane
 from dbify.control.automation import start_automation
 from dbify.control.cron.runtime import build_scheduler
-from dbify.control.webhooks.runtime import start_webhooks
+from dbify.control.webhooks.runtime import open_webhook_worker, start_webhooks
 from dbify.settings import Settings
 from tests.fixtures.control import PUBLIC_URL, open_control, sign_up_and_token
 from tests.fixtures.receiver import open_receiver
@@ -231,3 +231,45 @@ async def test_another_process_change_wakes_the_scheduler_through_the_redis_bus(
             await elsewhere.close()
             for bus in (serving_bus, scheduler_bus):
                 await bus.close()
+
+
+async def test_a_message_queued_by_another_process_wakes_the_worker_through_the_redis_bus(
+    control_settings: Callable[..., Settings], database_url: str
+) -> None:
+    """The serving process (no worker of its own) queues a test ping and announces it on
+    Redis; the worker ``dbify worker webhooks`` builds (its own plane, engine and bus
+    connection) sends it at once instead of at its idle ceiling (10 s)."""
+    settings = control_settings(
+        webhooks={**_ALLOW, "worker_enabled": False}, scheduler={"enabled": False},
+        events={"backend": "redis", "redis_url": REDIS_URL,
+                "channel": f"test:{os.urandom(4).hex()}"},
+    )  # fmt: skip
+    async with open_receiver() as receiver, open_control(settings) as c:
+        token = await sign_up_and_token(c.api)
+        pid = await _project(c.api, token, database_url)
+        hooks = f"/projects/{pid}/webhooks"
+        hook = {"url": receiver.script("/elsewhere", [200]), "events": ["row.inserted"]}
+        response = await c.api.post(hooks, json=hook, headers=_auth(token))
+        assert response.status_code == 201, response.text
+        endpoint = response.json()["id"]
+        serving_bus = await open_event_bus(settings)
+        assert c.plane.directory is not None
+        app = DbifyApp(c.plane.directory, public_url=PUBLIC_URL, max_body_bytes=1 << 20)
+        management = c.api._transport.app  # type: ignore[attr-defined]
+        automation = await start_automation(c.plane, app, management, serving_bus)
+        elsewhere = await open_control_plane(settings, migrate=False)
+        worker = await open_webhook_worker(settings, elsewhere)
+        await worker.start()
+        try:
+            await asyncio.sleep(0.5)  # nothing queued: asleep for its idle ceiling
+            loop = asyncio.get_running_loop()
+            queued_at = loop.time()
+            ping = await c.api.post(f"{hooks}/{endpoint}/test", headers=_auth(token))
+            assert ping.status_code == 202, ping.text
+            (delivered,) = await receiver.wait_for("/elsewhere", 1, within=3.0)
+            assert delivered.at - queued_at < 1.0
+        finally:
+            await worker.stop()
+            await automation.stop()
+            await elsewhere.close()
+            await serving_bus.close()
