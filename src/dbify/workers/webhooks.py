@@ -97,8 +97,11 @@ class WebhookWorker(Worker):
                 self._in_flight[task] = endpoint.id
                 task.add_done_callback(self._finished)
         if not claimed:
+            # The timeout first: were the wait's coroutine made before this await and the
+            # await cancelled (stop), it would be left never awaited.
+            seconds = await self._sleep_seconds(now, room)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), await self._sleep_seconds(now, room))
+                await asyncio.wait_for(self._woken.wait(), seconds)
         return len(claimed)
 
     async def _sleep_seconds(self, now: datetime, room: int) -> float:

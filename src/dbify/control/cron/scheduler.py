@@ -80,8 +80,9 @@ class Scheduler(Worker):
         self._woken.clear()  # before the tick: a change made during it wakes the next one
         now = datetime.now(UTC)
         started = await self.tick(now)
+        seconds = await self._sleep_seconds(now)  # first: see WebhookWorker.run_once
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), await self._sleep_seconds(now))
+            await asyncio.wait_for(self._woken.wait(), seconds)
         return started
 
     async def _sleep_seconds(self, now: datetime) -> float:

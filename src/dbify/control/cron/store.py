@@ -14,17 +14,15 @@ Other processes hear of it through the event bus (``runtime.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbify.metadata.tables import cron_jobs, cron_runs
+from dbify.metadata.write_listeners import NotifiesWrites
 
 __all__ = ["CronStore", "JobRecord", "RunRecord"]
 
@@ -67,27 +65,9 @@ def _run(row: sa.Row[Any]) -> RunRecord:
     return RunRecord(**{f: row._mapping[f] for f in RunRecord.__slots__})
 
 
-# Keyed by engine, not by store: the API builds a store per request.
-_listeners: WeakKeyDictionary[Engine, list[Callable[[], None]]] = WeakKeyDictionary()
-
-
-class CronStore:
+class CronStore(NotifiesWrites):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-
-    def listen(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after each write in this process that may bring a run
-        forward (a job inserted or updated, a manual run queued)."""
-        _listeners.setdefault(self._engine.sync_engine, []).append(callback)
-
-    def unlisten(self, callback: Callable[[], None]) -> None:
-        callbacks = _listeners.get(self._engine.sync_engine, [])
-        if callback in callbacks:
-            callbacks.remove(callback)
-
-    def _changed(self) -> None:
-        for callback in list(_listeners.get(self._engine.sync_engine, ())):
-            callback()
 
     async def insert_job(self, record: JobRecord) -> None:
         values = {f: getattr(record, f) for f in JobRecord.__slots__}

@@ -17,17 +17,16 @@ the earliest retry or expired lease comes due.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbify.metadata.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
+from dbify.metadata.write_listeners import NotifiesWrites
 
 __all__ = ["AttemptRecord", "DeliveryRecord", "EndpointRecord", "WebhookStore"]
 
@@ -97,27 +96,9 @@ def _delivery(row: sa.Row[Any]) -> DeliveryRecord:
     return DeliveryRecord(**{f: m[f] for f in DeliveryRecord.__slots__})
 
 
-# Keyed by engine, not by store: the API and the dispatcher each build their own store.
-_listeners: WeakKeyDictionary[Engine, list[Callable[[], None]]] = WeakKeyDictionary()
-
-
-class WebhookStore:
+class WebhookStore(NotifiesWrites):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-
-    def listen(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after each write in this process that may make a message
-        sendable now."""
-        _listeners.setdefault(self._engine.sync_engine, []).append(callback)
-
-    def unlisten(self, callback: Callable[[], None]) -> None:
-        callbacks = _listeners.get(self._engine.sync_engine, [])
-        if callback in callbacks:
-            callbacks.remove(callback)
-
-    def _changed(self) -> None:
-        for callback in list(_listeners.get(self._engine.sync_engine, ())):
-            callback()
 
     # Endpoints
 
