@@ -231,3 +231,19 @@ def test_sampling_follows_the_ratio_and_the_callers_decision() -> None:
     assert "db.query.text" not in statement.attributes  # record_sql off
     assert statement.start_time == 10**18 + 2_000
     assert statement.end_time == 10**18 + 9_000
+
+
+def test_a_failure_to_trace_never_reaches_the_request(caplog: pytest.LogCaptureFixture) -> None:
+    tracing, _ = _in_memory(1.0)
+    timing = RequestTiming()
+    broken = {"method": "GET", "query_string": b"id=eq.1"}  # no "path": building fails
+    for _ in range(3):
+        tracing.data_request(
+            project_id="x", scope=broken, headers={}, data_path="/books", status=200,
+            body=b"[]", timing=timing, request_id=None, started_wall_ns=10**18, started_ns=0,
+            elapsed_ns=10_000,
+        )  # fmt: skip
+    lines = [r for r in caplog.records if r.name == "dbify.unexpected"]
+    assert len(lines) == 1  # once per kind, not per request
+    assert "KeyError" in lines[0].getMessage()
+    assert "eq.1" not in lines[0].getMessage()

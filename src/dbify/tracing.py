@@ -20,13 +20,16 @@ span context travels through the pipeline's stages, and a request the sampler dr
 costs its decision only. The SDK's ``BatchSpanProcessor`` exports in its own thread
 (OTLP over HTTP, protobuf) to ``tracing.otlp_endpoint`` or to what the standard
 ``OTEL_EXPORTER_OTLP_*`` variables say; ``shutdown`` flushes it (graceful shutdown).
+Tracing never fails a request: an error while building spans is logged once per kind
+(``unexpected.py``'s one line) and the request is answered as if tracing were off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from time import perf_counter_ns, time_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from dbify.analytics.event import (
     IpAnonymisation,
@@ -37,6 +40,7 @@ from dbify.analytics.event import (
 )
 from dbify.dataplane.timing import RequestTiming
 from dbify.settings import TracingSettings
+from dbify.unexpected import describe_unexpected, log_unexpected
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -57,6 +61,27 @@ _OPERATIONS = {
     "DELETE": "DELETE",
 }
 _SQL_LIMIT = 4096  # characters of SQL kept in a span (an embed can build long statements)
+
+
+_P = ParamSpec("_P")
+_reported: set[str] = set()
+
+
+def _never_raises(method: Callable[_P, None]) -> Callable[_P, None]:
+    """Spans are a side show: a failure to build one is logged (once per kind), never
+    passed on to the request that was being traced."""
+
+    @functools.wraps(method)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        try:
+            method(*args, **kwargs)
+        except Exception as exc:
+            kind = describe_unexpected(exc)
+            if kind not in _reported:
+                _reported.add(kind)
+                log_unexpected("tracing a request failed (logged once)", exc)
+
+    return guarded
 
 
 class TracingUnavailable(RuntimeError):
@@ -119,6 +144,7 @@ class Tracing:
         )
         self._error = Status(StatusCode.ERROR)
 
+    @_never_raises
     def data_request(
         self,
         *,
@@ -202,6 +228,7 @@ class Tracing:
                 statement.end(wall + use.released_ns)
         span.end(started_wall_ns + elapsed_ns)
 
+    @_never_raises
     def http_request(
         self,
         scope: Mapping[str, Any],
