@@ -262,12 +262,13 @@ async def test_a_message_queued_by_another_process_wakes_the_worker_through_the_
         await worker.start()
         try:
             await asyncio.sleep(0.5)  # nothing queued: asleep for its idle ceiling
-            loop = asyncio.get_running_loop()
-            queued_at = loop.time()
             ping = await c.api.post(f"{hooks}/{endpoint}/test", headers=_auth(token))
             assert ping.status_code == 202, ping.text
-            (delivered,) = await receiver.wait_for("/elsewhere", 1, within=3.0)
-            assert delivered.at - queued_at < 1.0
+            queued_at = asyncio.get_running_loop().time()  # queued and announced by now
+            (delivered,) = await receiver.wait_for("/elsewhere", 1, within=5.0)
+            # ~40 ms here; the bound only has to tell a wake-up from the 10 s ceiling on
+            # a loaded CI machine (1.08 s from before the POST was seen there).
+            assert delivered.at - queued_at < 2.0
         finally:
             await worker.stop()
             await automation.stop()
