@@ -9,7 +9,7 @@ Webhooks, the schema-change mailer and (scale-out) the live directory's broadcas
 invalidation subscribe here.
 """
 
-from dbify.backends.events.base import Event, EventBus, EventHandler
+from dbify.backends.events.base import RESYNC, Event, EventBus, EventHandler, wake_on
 from dbify.backends.events.memory import MemoryEventBus
 
-__all__ = ["Event", "EventBus", "EventHandler", "MemoryEventBus"]
+__all__ = ["RESYNC", "Event", "EventBus", "EventHandler", "MemoryEventBus", "wake_on"]

@@ -6,7 +6,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Event", "EventBus", "EventHandler"]
+__all__ = ["RESYNC", "Event", "EventBus", "EventHandler", "wake_on"]
+
+# Delivered locally by a bus that may have missed messages (the Redis bus, after each
+# (re)connection): whoever caches what events announce reloads it.
+RESYNC = "bus.resync"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +33,14 @@ class EventBus(Protocol):
 
     async def close(self) -> None:
         """Wait for deliveries under way, then stop."""
+
+
+def wake_on(bus: EventBus, topic: str, wake: Callable[[], None]) -> None:
+    """Call ``wake`` on each ``topic`` event and on ``RESYNC`` (announcements missed
+    while the bus was reconnecting): for a sleeper that looks for work when woken."""
+
+    async def heard(event: Event) -> None:
+        wake()
+
+    bus.subscribe(topic, heard)
+    bus.subscribe(RESYNC, heard)

@@ -31,13 +31,12 @@ import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from dbify.backends.events.base import Event, EventHandler
+from dbify.backends.events.base import RESYNC, Event, EventHandler
 from dbify.backends.events.memory import MemoryEventBus
 from dbify.background import cancel_and_wait
 
 __all__ = ["RESYNC", "RedisEventBus"]
 
-RESYNC = "bus.resync"  # local only: after a reconnection, reload what is cached
 _log = logging.getLogger("dbify.events")
 _RECONNECT_MAX_SECONDS = 5.0
 

@@ -8,7 +8,7 @@ broadcasts, and ``build_scheduler`` with a bus subscribes to it.
 
 from __future__ import annotations
 
-from dbify.backends.events import Event, EventBus
+from dbify.backends.events import EventBus, wake_on
 from dbify.control.cron.scheduler import Scheduler
 from dbify.control.cron.store import CronStore
 from dbify.control.outbound import OutboundPolicy
@@ -20,7 +20,6 @@ __all__ = ["CRON_CHANGED", "build_scheduler"]
 # `cache.*` so that the Redis bus broadcasts it: the scheduler's idea of when the next
 # run is due is what goes stale.
 CRON_CHANGED = "cache.cron"
-_RESYNC = "bus.resync"  # backends.events.redis_pubsub.RESYNC: announcements may be missed
 
 
 def build_scheduler(plane: ControlPlane, bus: EventBus | None = None) -> Scheduler:
@@ -32,10 +31,5 @@ def build_scheduler(plane: ControlPlane, bus: EventBus | None = None) -> Schedul
         CronStore(engine), ProjectStore(engine), plane.box, plane.settings.scheduler, policy
     )
     if bus is not None:
-
-        async def heard(event: Event) -> None:
-            scheduler.wake()
-
-        bus.subscribe(CRON_CHANGED, heard)
-        bus.subscribe(_RESYNC, heard)
+        wake_on(bus, CRON_CHANGED, scheduler.wake)
     return scheduler

@@ -21,14 +21,13 @@ from __future__ import annotations
 import logging
 import secrets
 
-from dbify.backends.events import Event, EventBus
+from dbify.backends.events import RESYNC, Event, EventBus
 from dbify.control.projects.directory import StoreProjectDirectory
 
 __all__ = ["PROJECT_CACHE", "BroadcastAnnouncer", "BroadcastListener"]
 
 PROJECT_CACHE = "cache.project"
 _SCHEMA_CHANGED = "schema.changed"  # schema_watch.SCHEMA_CHANGED (no import: a cycle)
-_RESYNC = "bus.resync"  # backends.events.redis_pubsub.RESYNC
 _log = logging.getLogger("dbify.directory")
 
 
@@ -41,7 +40,7 @@ class BroadcastListener:
         self._origin = secrets.token_hex(8)
         bus.subscribe(PROJECT_CACHE, self._heard)
         bus.subscribe(_SCHEMA_CHANGED, self._schema_changed)
-        bus.subscribe(_RESYNC, self._resync)
+        bus.subscribe(RESYNC, self._resync)
 
     async def project_changed(self, project_id: str) -> None:
         await self._directory.project_changed(project_id)

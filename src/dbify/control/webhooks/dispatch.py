@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from dbify.backends.events import Event, EventBus
+from dbify.backends.events import RESYNC, Event, EventBus
 from dbify.background import cancel_and_wait
 from dbify.control.webhooks.service import WebhookService
 from dbify.dataplane.changes import RowChange
@@ -43,7 +43,6 @@ __all__ = ["WEBHOOKS_CACHE", "WebhookDispatcher"]
 _log = logging.getLogger("dbify.webhooks")
 _SCHEMA_CHANGED = "schema.changed"
 WEBHOOKS_CACHE = "cache.webhooks"  # `cache.*`: broadcast to every instance
-_RESYNC = "bus.resync"  # backends.events.redis_pubsub.RESYNC: messages may be missed
 _RELOAD_SECONDS = 5.0
 
 
@@ -114,7 +113,7 @@ class WebhookDispatcher:
         if bus is not None:
             bus.subscribe(_SCHEMA_CHANGED, self._schema_changed)
             bus.subscribe(WEBHOOKS_CACHE, self._heard)
-            bus.subscribe(_RESYNC, self._heard)
+            bus.subscribe(RESYNC, self._heard)
         self._task = asyncio.create_task(self._drain_forever(), name="webhook-dispatch")
 
     async def refresh(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbify.backends.events import Event, EventBus
+from dbify.backends.events import EventBus, wake_on
 from dbify.backends.loader import open_event_bus
 from dbify.control.outbound import OutboundPolicy
 from dbify.control.plane import ControlPlane
@@ -32,17 +32,11 @@ __all__ = [
 # `cache.*` so that the Redis bus broadcasts it: an idle worker's belief that nothing
 # is due is what goes stale.
 WEBHOOKS_QUEUED = "cache.webhooks.queued"
-_RESYNC = "bus.resync"  # backends.events.redis_pubsub.RESYNC: announcements may be missed
 
 
 def listen_for_queued(bus: EventBus, worker: WebhookWorker) -> None:
     """Wake ``worker`` when another process announces queued messages."""
-
-    async def heard(event: Event) -> None:
-        worker.wake()
-
-    bus.subscribe(WEBHOOKS_QUEUED, heard)
-    bus.subscribe(_RESYNC, heard)
+    wake_on(bus, WEBHOOKS_QUEUED, worker.wake)
 
 
 @dataclass(slots=True)
