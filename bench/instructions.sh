@@ -71,5 +71,6 @@ sleep 1
 if [ "$WORKLOAD" = insert ]; then
     psql "$DB_URL" -qc "DELETE FROM books WHERE id > 100000" >/dev/null
 fi
+[ -n "${KEEP:-}" ] && cp "$WORK"/cg.out* "$KEEP"/
 TOTAL=$(grep -h '^summary\|^totals' "$WORK"/cg.out* | awk '{s+=$2} END {print s}')
 echo "$SRC $WORKLOAD: $((TOTAL / REQUESTS)) instructions/request ($REQUESTS requests)"

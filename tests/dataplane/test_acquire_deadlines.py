@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from dbify.control.projects.pools import AcquireDeadlines
+from dbify.dataplane.connection_pool import AcquireDeadlines
 
 pytestmark = pytest.mark.anyio
 

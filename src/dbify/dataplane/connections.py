@@ -2,10 +2,11 @@
 
 Each pooled connection decodes ``text`` results as raw bytes, so a response body built
 by PostgreSQL reaches the client as the bytes PostgreSQL sent, never decoded and
-re-encoded in Python. The pool's reset on release is a no-op: every per-request
-setting is transaction-local (``set_config(..., true)``), so nothing leaks from one
-request to the next and the default reset's extra round trip is saved
-(``shared/PERF-NOTES.md``, conclusion 3).
+re-encoded in Python. Nothing is reset when a connection goes back to its pool
+(``connection_pool.py``): every per-request setting is transaction-local
+(``set_config(..., true)``), so nothing leaks from one request to the next and
+asyncpg's default reset's extra round trip is saved (``shared/PERF-NOTES.md``,
+conclusion 3).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from dbify.dataplane.connection_pool import ConnectionPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,23 +48,6 @@ async def _setup_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-def connection_ready(pool: asyncpg.Pool) -> bool:
-    """True when ``pool.acquire()`` will not wait: a free holder with an open connection
-    is queued (asyncpg takes the last one). The data plane then acquires without its
-    timeout: asyncpg wraps a timed acquire in ``asyncio.timeout`` and re-arms it again on
-    release, ~4.5 µs of a request measured in-process, for a wait that cannot happen.
-    Reads asyncpg's private queue; if that ever changes shape this answers False and
-    every acquire keeps its timeout."""
-    holders = getattr(getattr(pool, "_queue", None), "_queue", None)
-    if not holders:
-        return False
-    return getattr(holders[-1], "_con", None) is not None
-
-
-async def _no_reset(conn: asyncpg.Connection) -> None:
-    """Nothing to reset: requests only set transaction-local state."""
-
-
 def with_address(url: str, address: str) -> str:
     """``url`` pointed at ``address`` (``host:port``), keeping user, password, database
     and options: the direct URL of a project reached through PgBouncer.
@@ -74,8 +60,8 @@ def with_address(url: str, address: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{credentials}{at}{address}"))
 
 
-async def open_pool(url: str, options: PoolOptions) -> asyncpg.Pool:
-    """A pool of ``options.size`` connections to ``url``.
+async def open_pool(url: str, options: PoolOptions) -> ConnectionPool:
+    """A pool of up to ``options.size`` connections to ``url`` (two opened now).
 
     Behind PgBouncer in transaction mode, server-side prepared statements are
     disabled and the statement timeout is not sent as a startup parameter (PgBouncer
@@ -84,17 +70,23 @@ async def open_pool(url: str, options: PoolOptions) -> asyncpg.Pool:
     server_settings = {"application_name": options.application_name}
     if not options.pgbouncer and options.statement_timeout_ms:
         server_settings["statement_timeout"] = str(options.statement_timeout_ms)
-    pool = await asyncpg.create_pool(
-        url,
-        min_size=min(2, options.size),
-        max_size=options.size,
-        timeout=options.connect_timeout_seconds,
-        statement_cache_size=0 if options.pgbouncer else 256,
-        server_settings=server_settings,
-        init=_setup_connection,
-        reset=_no_reset,
-    )
-    assert pool is not None
+
+    async def connect() -> asyncpg.Connection:
+        conn = await asyncpg.connect(
+            url,
+            timeout=options.connect_timeout_seconds,
+            statement_cache_size=0 if options.pgbouncer else 256,
+            server_settings=server_settings,
+        )
+        try:
+            await _setup_connection(conn)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
+
+    pool = ConnectionPool(connect, options.size)
+    await pool.fill(min(2, options.size))
     return pool
 
 

@@ -27,7 +27,6 @@ import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 from dbify.auth.principal import Principal
-from dbify.dataplane.connections import connection_ready
 from dbify.dataplane.project import Project
 from dbify.dataplane.sql.statement import ReadStatement, Statement
 from dbify.dataplane.timing import ConnectionUse, current_timing
@@ -112,12 +111,7 @@ class _connection:  # lower case: used like the function it replaced, `async wit
     __slots__ = ("_acquired", "_asked", "_context", "_sql", "_timing")
 
     def __init__(self, project: Project, sql: str = "") -> None:
-        pool = project.pool
-        timeout: float | None = project.settings.pool_timeout_seconds
-        # A plain asyncpg pool (standalone); the control plane's LazyPool checks itself.
-        if type(pool) is asyncpg.Pool and connection_ready(pool):
-            timeout = None
-        self._context = pool.acquire(timeout=timeout)
+        self._context = project.pool.acquire(timeout=project.settings.pool_timeout_seconds)
         self._timing = current_timing.get()
         self._sql = sql  # for a traced request's database span only
         self._asked = self._acquired = 0

@@ -14,17 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
 from types import TracebackType
-from typing import Any, TypeVar
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-from dbify.dataplane.connections import PoolOptions, connection_ready, open_pool
+from dbify.dataplane.connection_pool import ConnectionPool
+from dbify.dataplane.connections import PoolOptions, open_pool
 
 _log = logging.getLogger("dbify.pools")
-T = TypeVar("T")
 
 
 class ProjectDatabaseUnavailable(ConnectionError):
@@ -80,66 +77,6 @@ class PoolBudget:
         self._pools.discard(pool)
 
 
-class AcquireDeadlines:
-    """Timeouts of acquires that must wait, enforced by one task per pool that looks at
-    them every ``tick`` seconds, instead of a timer per acquire.
-
-    ``asyncio.timeout`` arms a loop timer on entry and cancels it on exit; under load,
-    when most acquires wait for a connection, that was ~10 % of a one-row read's CPU
-    (py-spy, 32 clients, 10 connections). Here an acquire costs a dict insert and
-    delete; a wait ends with ``TimeoutError`` at most ``tick`` after its deadline. The
-    task runs only while some acquire waits. As with ``asyncio.timeout``, the waiting
-    task is cancelled and the cancellation turned into ``TimeoutError`` only when it is
-    this one's (``Task.uncancel``); any other cancellation goes through.
-    """
-
-    __slots__ = ("_expired", "_loop", "_tick", "_waiting", "_watch")
-
-    def __init__(self, tick: float = 0.05) -> None:
-        self._tick = tick
-        self._waiting: dict[asyncio.Task[Any], float] = {}
-        self._expired: set[asyncio.Task[Any]] = set()
-        self._watch: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def wait(self, acquire: Awaitable[T], seconds: float) -> T:
-        """Await ``acquire`` for at most ``seconds`` (+ ``tick``), else ``TimeoutError``."""
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        # With the loop given, current_task skips get_running_loop, which on Python
-        # 3.11 makes a getpid() system call each time (~3 % of a read under load).
-        task = asyncio.current_task(loop)
-        if task is None:  # pragma: no cover - always called from a task
-            return await acquire
-        cancelling = task.cancelling()
-        self._waiting[task] = time.monotonic() + seconds
-        if self._watch is None:
-            self._watch = loop.create_task(self._run())
-        try:
-            return await acquire
-        except asyncio.CancelledError:
-            if task in self._expired and task.uncancel() <= cancelling:
-                raise TimeoutError from None
-            raise
-        finally:
-            self._waiting.pop(task, None)
-            self._expired.discard(task)
-
-    async def _run(self) -> None:
-        try:
-            while self._waiting:
-                await asyncio.sleep(self._tick)
-                now = time.monotonic()
-                for task, deadline in list(self._waiting.items()):
-                    if deadline <= now:
-                        del self._waiting[task]
-                        self._expired.add(task)
-                        task.cancel()
-        finally:
-            self._watch = None
-
-
 class LazyPool:
     """One project's pool, opened on first ``acquire``."""
 
@@ -148,23 +85,22 @@ class LazyPool:
         self._project_id = project_id
         self._url = url
         self._options = options
-        self._pool: asyncpg.Pool | None = None
+        self._pool: ConnectionPool | None = None
         self._opening = asyncio.Lock()
         self._failed_at: float | None = None
         self.reserved = 0
         self.active = 0
         self.last_used = time.monotonic()
         self.last_error: str | None = None
-        self.deadlines = AcquireDeadlines()
 
     @property
     def is_open(self) -> bool:
         return self._pool is not None
 
-    def _current(self) -> asyncpg.Pool | None:
+    def _current(self) -> ConnectionPool | None:
         return self._pool
 
-    async def _ensure(self) -> asyncpg.Pool:
+    async def _ensure(self) -> ConnectionPool:
         if self._pool is not None:
             return self._pool
         async with self._opening:
@@ -195,9 +131,6 @@ class LazyPool:
                 raise ProjectDatabaseUnavailable(self.last_error) from None
             self._failed_at = None
             self.last_error = None
-            # Deadlines are bound to the loop the pool lives in: a reopened pool may
-            # live in another (tests, a restarted server).
-            self.deadlines = AcquireDeadlines()
             return self._pool
 
     def acquire(
@@ -227,34 +160,31 @@ class LazyPool:
 class _LazyAcquire:
     """One ``acquire``: a plain class rather than an ``@asynccontextmanager`` generator,
     because it runs on every data API request and the generator machinery cost more
-    than the pool's own acquire (py-spy under wrk)."""
+    than the pool's own acquire (py-spy under wrk). An idle connection is taken and
+    given back without awaiting (``ConnectionPool.take`` and ``release``)."""
 
     __slots__ = ("_conn", "_lazy", "_pool", "_timeout")
 
     def __init__(self, lazy: LazyPool, timeout: float | None) -> None:
         self._lazy = lazy
         self._timeout = timeout
-        self._pool: asyncpg.Pool | None = None
-        self._conn: PoolConnectionProxy[asyncpg.Record] | None = None
+        self._pool: ConnectionPool | None = None
+        self._conn: asyncpg.Connection | None = None
 
-    async def __aenter__(self) -> PoolConnectionProxy[asyncpg.Record]:
+    async def __aenter__(self) -> asyncpg.Connection:
         lazy = self._lazy
         pool = lazy._pool
         if pool is None:
             pool = await lazy._ensure()
         lazy.active += 1
-        try:
-            conn: PoolConnectionProxy[asyncpg.Record]
-            if self._timeout is None or connection_ready(pool):
-                conn = await pool.acquire()
-            else:
-                # asyncpg's own timeout runs the acquire in a new task under wait_for;
-                # a deadline on this task cancels the same way, for less.
-                conn = await lazy.deadlines.wait(pool.acquire(), self._timeout)
-        except BaseException:
-            lazy.active -= 1
-            lazy.last_used = time.monotonic()
-            raise
+        conn = pool.take()
+        if conn is None:
+            try:
+                conn = await pool.wait(self._timeout)
+            except BaseException:
+                lazy.active -= 1
+                lazy.last_used = time.monotonic()
+                raise
         self._pool, self._conn = pool, conn
         return conn
 
@@ -267,9 +197,9 @@ class _LazyAcquire:
         pool, conn = self._pool, self._conn
         self._pool = self._conn = None
         lazy = self._lazy
-        try:
-            if pool is not None and conn is not None:
-                await pool.release(conn)
-        finally:
-            lazy.active -= 1
-            lazy.last_used = time.monotonic()
+        lazy.active -= 1
+        lazy.last_used = time.monotonic()
+        if pool is not None and conn is not None:
+            # A cancelled request's query may still run on the connection: drop it.
+            cancelled = exc_type is not None and not issubclass(exc_type, Exception)
+            pool.release(conn, discard=cancelled)

@@ -1,0 +1,197 @@
+"""``ConnectionPool`` against a real PostgreSQL: capped, waiting acquires served in
+order or timed out, broken connections (closed, left in a transaction, given back by a
+cancelled request) dropped and replaced, nothing lost when a handed-over connection's
+waiter is cancelled, and a graceful close."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from dbify.dataplane.connection_pool import Connect, ConnectionPool, PoolClosed
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def opened(fixture_database_url: str) -> AsyncIterator[list[asyncpg.Connection]]:
+    """Every connection the tests' pools open, terminated at the end."""
+    made: list[asyncpg.Connection] = []
+    yield made
+    for conn in made:
+        conn.terminate()
+
+
+def _connector(
+    url: str, made: list[asyncpg.Connection], *, fail_after: int | None = None
+) -> Connect:
+    async def connect() -> asyncpg.Connection:
+        if fail_after is not None and len(made) >= fail_after:
+            raise OSError("connection refused (test)")
+        conn = await asyncpg.connect(url)
+        made.append(conn)
+        return conn
+
+    return connect
+
+
+async def test_at_most_size_connections_and_waiters_served_in_order(
+    fixture_database_url: str, opened: list[asyncpg.Connection]
+) -> None:
+    pool = ConnectionPool(_connector(fixture_database_url, opened), size=2)
+    await pool.fill(1)
+    assert pool.open_connections == 1
+    first = pool.take()
+    assert first is not None
+    second = await pool.wait(5)  # under size: a new connection
+    assert pool.open_connections == 2
+    assert pool.take() is None
+    served: list[int] = []
+
+    async def waiter(n: int) -> None:
+        conn = await pool.wait(5)
+        served.append(n)
+        assert await conn.fetchval("SELECT 1") == 1
+        pool.release(conn)
+
+    tasks = [asyncio.create_task(waiter(n)) for n in range(3)]
+    await asyncio.sleep(0.05)
+    assert served == []  # all wait: the pool is at its size
+    pool.release(first)
+    pool.release(second)
+    await asyncio.gather(*tasks)
+    assert served == [0, 1, 2]
+    assert pool.open_connections == 2
+    assert pool.idle_connections == 2
+    await pool.close()
+
+
+async def test_a_wait_past_its_deadline_is_a_timeout_and_the_pool_goes_on(
+    fixture_database_url: str, opened: list[asyncpg.Connection]
+) -> None:
+    pool = ConnectionPool(_connector(fixture_database_url, opened), size=1)
+    held = await pool.wait(5)
+    with pytest.raises(TimeoutError):
+        await pool.wait(0.1)
+    pool.release(held)
+    async with pool.acquire(timeout=1) as conn:
+        assert conn is held
+        assert await conn.fetchval("SELECT 2") == 2
+    await pool.close()
+
+
+async def test_broken_connections_are_dropped_and_replaced(
+    fixture_database_url: str, opened: list[asyncpg.Connection]
+) -> None:
+    pool = ConnectionPool(_connector(fixture_database_url, opened), size=1)
+    conn = await pool.wait(5)
+    await conn.execute("BEGIN")
+    pool.release(conn)  # left inside a transaction: never handed out again
+    assert conn.is_closed()
+    assert pool.open_connections == 0
+    conn = await pool.wait(5)
+    assert not conn.is_in_transaction()
+    pid = conn.get_server_pid()
+    pool.release(conn)
+    admin = await asyncpg.connect(fixture_database_url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    for _ in range(50):  # the client sees the server's goodbye in a moment
+        if conn.is_closed():
+            break
+        await asyncio.sleep(0.02)
+    async with pool.acquire(timeout=5) as fresh:  # the dead idle one is skipped
+        assert fresh.get_server_pid() != pid
+        assert await fresh.fetchval("SELECT 3") == 3
+    await pool.close()
+
+
+async def test_a_cancelled_requests_connection_is_replaced_for_the_waiters(
+    fixture_database_url: str, opened: list[asyncpg.Connection]
+) -> None:
+    pool = ConnectionPool(_connector(fixture_database_url, opened), size=1)
+
+    async def slow() -> None:
+        async with pool.acquire(timeout=5) as conn:
+            await conn.execute("SELECT pg_sleep(5)")
+
+    running = asyncio.create_task(slow())
+    await asyncio.sleep(0.1)
+    waiting = asyncio.create_task(pool.wait(5))
+    await asyncio.sleep(0.05)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    conn = await asyncio.wait_for(waiting, 5)
+    assert conn is not opened[0]
+    assert opened[0].is_closed()
+    assert await conn.fetchval("SELECT 4") == 4  # not the one still sleeping
+    pool.release(conn)
+    await pool.close()
+
+
+async def test_a_waiter_gets_the_error_when_no_replacement_can_open(
+    fixture_database_url: str, opened: list[asyncpg.Connection]
+) -> None:
+    pool = ConnectionPool(_connector(fixture_database_url, opened, fail_after=1), size=1)
+    conn = await pool.wait(5)
+    waiting = asyncio.create_task(pool.wait(5))
+    await asyncio.sleep(0.05)
+    pool.release(conn, discard=True)
+    with pytest.raises(OSError, match="refused"):
+        await asyncio.wait_for(waiting, 2)  # at once, not after its 5 s
+    await pool.close()
+
+
+async def test_a_connection_handed_to_a_cancelled_waiter_is_not_lost(
+    fixture_database_url: str, opened: list[asyncpg.Connection]
+) -> None:
+    pool = ConnectionPool(_connector(fixture_database_url, opened), size=1)
+    conn = await pool.wait(5)
+    waiting = asyncio.create_task(pool.wait(5))
+    await asyncio.sleep(0.05)
+    pool.release(conn)  # handed to the waiter, which has not run yet...
+    waiting.cancel()  # ...and is cancelled before it does
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert pool.idle_connections == 1
+    assert pool.take() is conn
+    pool.release(conn)
+    await pool.close()
+
+
+async def test_close_waits_for_connections_in_use_and_refuses_new_acquires(
+    fixture_database_url: str, opened: list[asyncpg.Connection]
+) -> None:
+    pool = ConnectionPool(_connector(fixture_database_url, opened), size=2)
+    await pool.fill(2)
+    busy = pool.take()
+    assert busy is not None
+    closing = asyncio.create_task(pool.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # a connection is still in use
+    assert pool.take() is None
+    with pytest.raises(PoolClosed):
+        await pool.wait(1)
+    assert await busy.fetchval("SELECT 5") == 5  # the request in flight finishes
+    pool.release(busy)
+    await asyncio.wait_for(closing, 5)
+    assert all(conn.is_closed() for conn in opened)
+    assert pool.open_connections == 0
+
+
+async def test_terminate_closes_connections_in_use_too(
+    fixture_database_url: str, opened: list[asyncpg.Connection]
+) -> None:
+    pool = ConnectionPool(_connector(fixture_database_url, opened), size=2)
+    await pool.fill(2)
+    busy = pool.take()
+    pool.terminate()
+    assert busy is not None
+    assert busy.is_closed()
+    assert all(conn.is_closed() for conn in opened)
