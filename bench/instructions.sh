@@ -6,7 +6,7 @@
 #   bench/instructions.sh [SRC] [REQUESTS]      # SRC: a checkout's src dir (default ./src)
 #   W=filter bench/instructions.sh /tmp/base/src 2000
 #
-# Starts `dbify serve` (request logging off) from SRC under callgrind with counting off,
+# Starts `dbify serve` (request logging off; LOGGING=on: as installed) from SRC under callgrind with counting off,
 # warms it up with wrk, counts REQUESTS sequential keep-alive requests (pk: GET
 # /books?id=eq.N, filter: author + order + limit, update: PATCH /books?id=eq.N a price,
 # insert: POST /books one row, both return=minimal; 4 connections, seed 42), prints the
@@ -23,8 +23,17 @@ DB_URL=${BENCH_DB_URL:-postgresql://postgres@127.0.0.1:5432/dbify_bench}
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export DBIFY_DATA_DIR=$WORK/data DBIFY_ANALYTICS__ENABLED=false PYTHONPATH=$SRC
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/cg.out" \
+# LOGGING=on: request logging as installed (the chDB child traced and counted too).
+LOGGING=${LOGGING:-off}
+export DBIFY_DATA_DIR=$WORK/data PYTHONPATH=$SRC
+if [ "$LOGGING" = on ]; then
+    export DBIFY_ANALYTICS__ENABLED=true
+    TRACE=(--trace-children=yes --callgrind-out-file="$WORK/cg.out.%p")
+else
+    export DBIFY_ANALYTICS__ENABLED=false
+    TRACE=(--callgrind-out-file="$WORK/cg.out")
+fi
+valgrind --tool=callgrind --instr-atstart=no "${TRACE[@]}" \
     "$PYTHON" -m dbify serve --database-url "$DB_URL" --port "$PORT" --json \
     >"$WORK/info" 2>"$WORK/log" &
 SERVER=$!
@@ -34,7 +43,7 @@ read -r URL KEY < <(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).
 for _ in 1 2 3; do
     BENCH_APIKEY=$KEY wrk -t1 -c4 -d3s -s "$ROOT/bench/wrk/$WORKLOAD.lua" "$URL/" -- 42 >/dev/null
 done
-callgrind_control -i on $SERVER >/dev/null 2>&1
+if [ "$LOGGING" = on ]; then callgrind_control -i on >/dev/null 2>&1; else callgrind_control -i on $SERVER >/dev/null 2>&1; fi
 python3 - "$URL" "$KEY" "$REQUESTS" "$WORKLOAD" <<'PY'
 import http.client, random, sys, urllib.parse
 url, key, count, workload = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -65,12 +74,18 @@ for i in range(count):
     response.read()
     assert response.status < 300, response.status
 PY
-callgrind_control -i off $SERVER >/dev/null 2>&1
-callgrind_control -d $SERVER >/dev/null 2>&1
+if [ "$LOGGING" = on ]; then
+    sleep 8  # the worker's last batch of these requests reaches the chDB child
+    callgrind_control -i off >/dev/null 2>&1
+    callgrind_control -d >/dev/null 2>&1
+else
+    callgrind_control -i off $SERVER >/dev/null 2>&1
+    callgrind_control -d $SERVER >/dev/null 2>&1
+fi
 sleep 1
 if [ "$WORKLOAD" = insert ]; then
     psql "$DB_URL" -qc "DELETE FROM books WHERE id > 100000" >/dev/null
 fi
 [ -n "${KEEP:-}" ] && cp "$WORK"/cg.out* "$KEEP"/
 TOTAL=$(grep -h '^summary\|^totals' "$WORK"/cg.out* | awk '{s+=$2} END {print s}')
-echo "$SRC $WORKLOAD: $((TOTAL / REQUESTS)) instructions/request ($REQUESTS requests)"
+echo "$SRC $WORKLOAD (logging $LOGGING): $((TOTAL / REQUESTS)) instructions/request ($REQUESTS requests)"
