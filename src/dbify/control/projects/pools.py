@@ -1,7 +1,8 @@
 """Connection pools of many projects: opened lazily, capped, closed when idle.
 
 Each live project gets a ``LazyPool``: it looks like an asyncpg pool to the data
-plane (``acquire(timeout=...)``, ``close()``) but opens the real pool on first use.
+plane (``acquire(timeout=...)``, ``close()``) but opens the real pool
+(``dataplane/connection_pool.py``) on first use.
 ``PoolBudget`` caps the connections of all pools together: to open a pool it first
 closes the least recently used idle ones, and it closes pools idle for longer than
 the configured time. A pool that fails to open fails fast (as a 503) for a short
