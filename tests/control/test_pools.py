@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from dbify.control.projects.pools import PoolBudget, ProjectDatabaseUnavailable
@@ -43,3 +46,29 @@ async def test_dead_database_fails_fast_after_first_failure() -> None:
                 pass
     assert budget.open_connections == 0
     assert dead.last_error is not None
+
+
+async def test_a_cancelled_requests_connection_is_not_handed_out_again(
+    fixture_database_url: str,
+) -> None:
+    budget = PoolBudget(max_connections=4, idle_seconds=3600, retry_seconds=30)
+    lazy = budget.pool("c", fixture_database_url, PoolOptions(size=1))
+    pids: list[int] = []
+
+    async def slow() -> None:
+        async with lazy.acquire(timeout=5) as conn:
+            pids.append(conn.get_server_pid())
+            await conn.execute("SELECT pg_sleep(10)")
+
+    running = asyncio.create_task(slow())
+    await asyncio.sleep(0.2)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert lazy.active == 0
+    started = time.monotonic()
+    async with lazy.acquire(timeout=5) as conn:  # not the one still sleeping
+        assert conn.get_server_pid() != pids[0]
+        assert await conn.fetchval("SELECT 1") == 1
+    assert time.monotonic() - started < 3
+    await lazy.close()

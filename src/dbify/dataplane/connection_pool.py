@@ -225,6 +225,12 @@ class ConnectionPool:
         if self._closed and self._in_use == 0 and self._drained is not None:
             self._drained.set()
 
+    def release_after(self, conn: asyncpg.Connection, exc_type: type[BaseException] | None) -> None:
+        """``release`` at the end of an ``async with`` that ``exc_type`` ended: a
+        cancellation (not an ``Exception``) may have left a query running."""
+        cancelled = exc_type is not None and not issubclass(exc_type, Exception)
+        self.release(conn, discard=cancelled)
+
     def _give(self, conn: asyncpg.Connection) -> None:
         waiters = self._waiters
         while waiters:
@@ -326,5 +332,4 @@ class PooledConnection:
     ) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            cancelled = exc_type is not None and not issubclass(exc_type, Exception)
-            self._pool.release(conn, discard=cancelled)
+            self._pool.release_after(conn, exc_type)

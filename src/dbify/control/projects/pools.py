@@ -201,6 +201,4 @@ class _LazyAcquire:
         lazy.active -= 1
         lazy.last_used = time.monotonic()
         if pool is not None and conn is not None:
-            # A cancelled request's query may still run on the connection: drop it.
-            cancelled = exc_type is not None and not issubclass(exc_type, Exception)
-            pool.release(conn, discard=cancelled)
+            pool.release_after(conn, exc_type)
