@@ -18,10 +18,12 @@ async def test_budget_evicts_idle_pools_and_caps_sizes(fixture_database_url: str
     first = budget.pool("a", fixture_database_url, PoolOptions(size=2))
     second = budget.pool("b", fixture_database_url, PoolOptions(size=2))
     assert not first.is_open  # lazy
+    assert first.open_connections == 0
     async with first.acquire(timeout=5) as conn:
         assert await conn.fetchval("SELECT 1") == 1
     assert first.is_open
     assert budget.open_connections == 2
+    assert first.open_connections == 2  # two opened at once, the rest on demand
     async with second.acquire(timeout=5) as conn:
         assert await conn.fetchval("SELECT 2") == 2
         # the idle first pool made room; the budget is never exceeded

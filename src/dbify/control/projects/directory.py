@@ -153,7 +153,7 @@ class StoreProjectDirectory:
     def pool_stats(self) -> list[tuple[str, int, int]]:
         """(project ID, open connections, in use) of every open pool (``/metrics``)."""
         return [
-            (project_id, live.pool.reserved, live.pool.active)
+            (project_id, live.pool.open_connections, live.pool.active)
             for project_id, live in self._live.items()
             if live.pool.is_open
         ]

@@ -98,6 +98,12 @@ class LazyPool:
     def is_open(self) -> bool:
         return self._pool is not None
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open now (at most ``reserved``: a pool opens them on demand)."""
+        pool = self._pool
+        return 0 if pool is None else pool.open_connections
+
     def _current(self) -> ConnectionPool | None:
         return self._pool
 
