@@ -12,7 +12,8 @@
 # insert: POST /books one row, both return=minimal; 4 connections, seed 42), prints the
 # total instructions of the server process divided by REQUESTS. The count includes the
 # server's background tasks of those seconds (housekeeping, pool deadline ticks), so runs
-# of the same code agree within ~3 %; compare two checkouts with two runs each.
+# of the same code agree within ~3 % on a quiet VM and ~6 % on a busy one (349.6 k and
+# 369.9 k, 2026-11-28); compare two checkouts with two runs each.
 # Needs valgrind, wrk and the benchmark database (bench/run.py creates dbify_bench).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
