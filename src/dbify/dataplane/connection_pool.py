@@ -117,6 +117,7 @@ class ConnectionPool:
         "_idle",
         "_in_use",
         "_opening",
+        "_replacing",
         "_retired",
         "_size",
         "_waiters",
@@ -130,6 +131,7 @@ class ConnectionPool:
         self._idle: list[asyncpg.Connection] = []  # last in, first out: the warmest
         self._retired: list[asyncpg.Connection] = []  # released while closing
         self._waiters: deque[asyncio.Future[asyncpg.Connection]] = deque()
+        self._replacing: set[asyncio.Task[None]] = set()
         self._all: set[asyncpg.Connection] = set()
         self._in_use = 0
         self._opening = 0
@@ -245,7 +247,10 @@ class ConnectionPool:
         if not conn.is_closed():
             conn.terminate()
         if self._waiters and not self._closed:
-            asyncio.get_running_loop().create_task(self._open_for_waiter())
+            # Held until done: the loop keeps only a weak reference to a task.
+            task = asyncio.get_running_loop().create_task(self._open_for_waiter())
+            self._replacing.add(task)
+            task.add_done_callback(self._replacing.discard)
 
     async def _open(self) -> asyncpg.Connection:
         self._opening += 1
