@@ -140,10 +140,6 @@ class ConnectionPool:
         self._deadlines = AcquireDeadlines()
 
     @property
-    def size(self) -> int:
-        return self._size
-
-    @property
     def open_connections(self) -> int:
         return len(self._all)
 
