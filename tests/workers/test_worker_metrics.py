@@ -185,7 +185,14 @@ def test_worker_serves_its_counters_on_the_metrics_port(worker_env: dict[str, st
 
         batches_before = samples["dbify_worker_batches_written_total"]
         _publish(worker_env, [b"not a request-log batch"])
-        samples = _scrape_until(base_url, lambda s: s["dbify_worker_poison_messages_total"] >= 1)
+        # The poison counter moves before the batch's write and ack: wait for both.
+        samples = _scrape_until(
+            base_url,
+            lambda s: (
+                s["dbify_worker_poison_messages_total"] >= 1
+                and s["dbify_worker_batches_written_total"] > batches_before
+            ),
+        )
         assert samples["dbify_worker_poison_messages_total"] == 1
         assert samples["dbify_worker_events_written_total"] == total  # nothing from it
         assert samples["dbify_worker_batches_written_total"] == batches_before + 1
