@@ -124,7 +124,10 @@ class ProjectsSettings(BaseModel):
         200, ge=1, description="Upper bound on connections to all users' databases together."
     )
     pool_idle_seconds: float = Field(
-        300.0, gt=0, description="Close a project's pool after this long without requests."
+        300.0,
+        gt=0,
+        description="Close a project's pool after this long without requests, and the "
+        "connections of a pool in use that no request took for this long.",
     )
     retry_after_failure_seconds: float = Field(
         5.0, ge=0, description="After a failed connect, fail fast for this long before retrying."

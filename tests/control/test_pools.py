@@ -74,3 +74,27 @@ async def test_a_cancelled_requests_connection_is_not_handed_out_again(
         assert await conn.fetchval("SELECT 1") == 1
     assert time.monotonic() - started < 3
     await lazy.close()
+
+
+async def test_a_pool_in_use_gives_back_connections_no_request_took(
+    fixture_database_url: str,
+) -> None:
+    budget = PoolBudget(max_connections=10, idle_seconds=0.3, retry_seconds=30)
+    lazy = budget.pool("r", fixture_database_url, PoolOptions(size=4))
+
+    async def hold() -> None:
+        async with lazy.acquire(timeout=5) as conn:
+            await conn.execute("SELECT pg_sleep(0.1)")
+
+    await asyncio.gather(*(hold() for _ in range(4)))
+    assert lazy.open_connections == 4
+    deadline = time.monotonic() + 5
+    while lazy.open_connections > 1:  # housekeeping: close_idle every 5 s, here faster
+        assert time.monotonic() < deadline, lazy.open_connections
+        async with lazy.acquire(timeout=5) as conn:  # steady traffic of one at a time
+            assert await conn.fetchval("SELECT 1") == 1
+        await budget.close_idle()
+        await asyncio.sleep(0.05)
+    assert lazy.is_open  # the pool is in use: kept, with the one connection it needs
+    assert lazy.reserved == 4  # its reservation is unchanged: it may grow again
+    await lazy.close()

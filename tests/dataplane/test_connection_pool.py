@@ -195,3 +195,33 @@ async def test_terminate_closes_connections_in_use_too(
     assert busy is not None
     assert busy.is_closed()
     assert all(conn.is_closed() for conn in opened)
+
+
+async def test_connections_unused_for_an_interval_are_closed(
+    fixture_database_url: str, opened: list[asyncpg.Connection]
+) -> None:
+    pool = ConnectionPool(_connector(fixture_database_url, opened), size=4)
+
+    async def hold(seconds: float) -> None:
+        async with pool.acquire(timeout=5) as conn:
+            await conn.execute(f"SELECT pg_sleep({seconds})")
+
+    await asyncio.gather(*(hold(0.2) for _ in range(4)))  # a burst opens all four
+    assert (pool.open_connections, pool.idle_connections) == (4, 4)
+    assert await pool.retire_unused() == 0  # the first call only starts the interval
+    for _ in range(5):  # then one request at a time: one connection does it all
+        async with pool.acquire(timeout=5) as conn:
+            warm = conn
+            assert await conn.fetchval("SELECT 1") == 1
+    assert await pool.retire_unused() == 3
+    assert (pool.open_connections, pool.idle_connections) == (1, 1)
+    assert sorted(conn.is_closed() for conn in opened) == [False, True, True, True]
+    assert not warm.is_closed()
+    async with pool.acquire(timeout=5) as conn:
+        assert conn is warm
+    assert await pool.retire_unused() == 0  # used in the interval: kept
+    assert await pool.retire_unused() == 1  # not used since: closed too
+    assert pool.open_connections == 0
+    await asyncio.gather(*(hold(0.1) for _ in range(2)))  # later traffic opens anew
+    assert pool.open_connections == 2
+    await pool.close()

@@ -15,8 +15,10 @@ that died (server restart, ``terminate()`` after a failed rollback) replaced, a
 connection returned inside a transaction or by a cancelled request (its query may still
 be running) terminated instead of reused, and a waiter woken with a new connection, or
 with the error that prevented opening it, when one is dropped; ``close()`` waits for the
-connections in use, ``terminate()`` does not. There is no reset on release: every
-per-request setting is transaction-local (``connections.py``).
+connections in use, ``terminate()`` does not; ``retire_unused()`` (called every
+``projects.pool_idle_seconds``) closes the connections no request took since its last
+call, so a pool that grew for a burst gives them back to the database. There is no reset
+on release: every per-request setting is transaction-local (``connections.py``).
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ class ConnectionPool:
         "_drained",
         "_idle",
         "_in_use",
+        "_low",
         "_opening",
         "_replacing",
         "_retired",
@@ -129,6 +132,7 @@ class ConnectionPool:
         self._connect = connect
         self._size = size
         self._idle: list[asyncpg.Connection] = []  # last in, first out: the warmest
+        self._low = 0  # fewest idle since retire_unused: the bottom ones went untouched
         self._retired: list[asyncpg.Connection] = []  # released while closing
         self._waiters: deque[asyncio.Future[asyncpg.Connection]] = deque()
         self._replacing: set[asyncio.Task[None]] = set()
@@ -174,6 +178,8 @@ class ConnectionPool:
         idle = self._idle
         while idle:
             conn = idle.pop()
+            if len(idle) < self._low:
+                self._low = len(idle)
             if not conn.is_closed():
                 self._in_use += 1
                 return conn
@@ -274,6 +280,17 @@ class ConnectionPool:
                     return
             return
         self._give(conn)
+
+    async def retire_unused(self) -> int:
+        """Close the idle connections no acquire took since the previous call; returns
+        how many. The idle list is last in, first out, so they are the ones below its
+        lowest level since then: no timestamp per release on the request path."""
+        count = min(self._low, len(self._idle))
+        unused, self._idle = self._idle[:count], self._idle[count:]
+        self._low = len(self._idle)
+        self._all.difference_update(unused)
+        await asyncio.gather(*(conn.close(timeout=5) for conn in unused), return_exceptions=True)
+        return count
 
     def acquire(self, *, timeout: float | None = None) -> PooledConnection:
         """``async with pool.acquire(timeout=...) as conn``."""

@@ -5,9 +5,10 @@ plane (``acquire(timeout=...)``, ``close()``) but opens the real pool
 (``dataplane/connection_pool.py``) on first use.
 ``PoolBudget`` caps the connections of all pools together: to open a pool it first
 closes the least recently used idle ones, and it closes pools idle for longer than
-the configured time. A pool that fails to open fails fast (as a 503) for a short
-while instead of making every request wait for a dead host again, so a dead project
-costs its own requests a quick error and other projects nothing.
+the configured time; in the pools still in use, the connections no request took for
+that long (``ConnectionPool.retire_unused``). A pool that fails to open fails fast (as a
+503) for a short while instead of making every request wait for a dead host again, so a
+dead project costs its own requests a quick error and other projects nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class PoolBudget:
         self.retry_seconds = retry_seconds
         self._pools: set[LazyPool] = set()
         self._lock = asyncio.Lock()
+        self._retired_at = time.monotonic()
 
     def pool(self, project_id: str, url: str, options: PoolOptions) -> LazyPool:
         lazy = LazyPool(self, project_id, url, options)
@@ -67,11 +69,18 @@ class PoolBudget:
             return min(wanted, available)
 
     async def close_idle(self) -> int:
-        """Close pools unused for ``idle_seconds``; returns how many were closed."""
-        cutoff = time.monotonic() - self.idle_seconds
+        """Close pools unused for ``idle_seconds``; returns how many were closed. Every
+        ``idle_seconds``, the other pools close the connections unused since the last
+        time (``retire_unused``)."""
+        now = time.monotonic()
+        cutoff = now - self.idle_seconds
         idle = [p for p in self._pools if p.reserved and p.active == 0 and p.last_used < cutoff]
         for pool in idle:
             await pool.close_pool()
+        if now - self._retired_at >= self.idle_seconds:
+            self._retired_at = now
+            for pool in list(self._pools):
+                await pool.retire_unused()
         return len(idle)
 
     def forget(self, pool: LazyPool) -> None:
@@ -103,6 +112,11 @@ class LazyPool:
         """Connections open now (at most ``reserved``: a pool opens them on demand)."""
         pool = self._pool
         return 0 if pool is None else pool.open_connections
+
+    async def retire_unused(self) -> int:
+        """``ConnectionPool.retire_unused`` of the open pool (0 when it is not open)."""
+        pool = self._pool
+        return 0 if pool is None else await pool.retire_unused()
 
     def _current(self) -> ConnectionPool | None:
         return self._pool
