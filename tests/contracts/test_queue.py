@@ -9,52 +9,31 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from dbify.backends.queue import MemoryQueue, Queue
-from dbify.backends.queue.rabbitmq import RabbitQueue
-from dbify.backends.queue.redis_streams import RedisStreamQueue
+from tests.fixtures.queues import KINDS, own_queue, remove_own_queue
 
-REDIS_URL = os.environ.get("DBIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-AMQP_URL = os.environ.get("DBIFY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 CLAIM_IDLE = 0.3
 
 Factory = Callable[[], Queue]
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["memory", "redis", "rabbitmq"])
+@pytest.fixture(params=KINDS)
 async def make_queue(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
     name = os.urandom(4).hex()
     shared = MemoryQueue(claim_idle_seconds=CLAIM_IDLE)
     opened: list[Queue] = []
 
     def make() -> Queue:
-        queue: Queue
-        if request.param == "memory":
-            queue = shared
-        elif request.param == "redis":
-            queue = RedisStreamQueue(
-                REDIS_URL, stream=f"test:{name}", claim_idle_seconds=CLAIM_IDLE
-            )
-        else:
-            queue = RabbitQueue(AMQP_URL, queue=f"test.{name}")
+        queue: Queue = shared
+        if request.param != "memory":
+            queue = own_queue(request.param, name, claim_idle_seconds=CLAIM_IDLE)
         opened.append(queue)
         return queue
 
     yield make
     for queue in opened:
         await queue.close()
-    if request.param == "redis":
-        import redis.asyncio as aioredis
-
-        client = aioredis.from_url(REDIS_URL)
-        await client.delete(f"test:{name}")
-        await client.aclose()
-    elif request.param == "rabbitmq":
-        import aio_pika
-
-        connection = await aio_pika.connect(AMQP_URL)
-        channel = await connection.channel()
-        await channel.queue_delete(f"test.{name}")
-        await connection.close()
+    await remove_own_queue(request.param, name)
 
 
 async def _drain(queue: Queue, expected: int, wait_seconds: float = 5.0) -> list[bytes]:

@@ -17,44 +17,23 @@ import pytest
 
 from dbify.analytics.event import RequestLog, encode_batch
 from dbify.backends.analytics.chdb_store import ChdbStore
-from dbify.backends.queue import MemoryQueue, Queue
-from dbify.backends.queue.rabbitmq import RabbitQueue
-from dbify.backends.queue.redis_streams import RedisStreamQueue
+from dbify.backends.queue import Queue
 from dbify.workers.request_log import RequestLogWorker
+from tests.fixtures.queues import KINDS, own_queue, remove_own_queue
 
 pytestmark = pytest.mark.anyio
 
-REDIS_URL = os.environ.get("DBIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-AMQP_URL = os.environ.get("DBIFY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 FLUSH_SECONDS = 5.0
 PROMPT = 1.5  # well under FLUSH_SECONDS: the old stop took one to two of them
 
 
-@pytest.fixture(params=["memory", "redis", "rabbitmq"])
+@pytest.fixture(params=KINDS)
 async def queue(request: pytest.FixtureRequest) -> AsyncIterator[Queue]:
-    name = os.urandom(4).hex()
-    made: Queue
-    if request.param == "memory":
-        made = MemoryQueue()
-    elif request.param == "redis":
-        made = RedisStreamQueue(REDIS_URL, stream=f"test:stop:{name}")
-    else:
-        made = RabbitQueue(AMQP_URL, queue=f"test.stop.{name}")
+    name = f"stop-{os.urandom(4).hex()}"
+    made = own_queue(request.param, name)
     yield made
     await made.close()
-    if request.param == "redis":
-        import redis.asyncio as aioredis
-
-        client = aioredis.from_url(REDIS_URL)
-        await client.delete(f"test:stop:{name}")
-        await client.aclose()
-    elif request.param == "rabbitmq":
-        import aio_pika
-
-        connection = await aio_pika.connect(AMQP_URL)
-        channel = await connection.channel()
-        await channel.queue_delete(f"test.stop.{name}")
-        await connection.close()
+    await remove_own_queue(request.param, name)
 
 
 @pytest.fixture
