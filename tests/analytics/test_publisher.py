@@ -53,3 +53,19 @@ async def test_a_flush_ships_what_was_buffered_in_full_batches(tmp_path: Path) -
     async with asyncio.timeout(5):
         await publisher.flush(force=True)
     assert queue.sizes == [500, 500, 200, 30]
+
+
+async def test_the_spool_counts_its_messages_across_a_restart(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10)
+    assert (len(spool), spool.oldest(5)) == (0, [])
+    assert spool.put(b"first")
+    assert spool.put(b"two")
+    assert not spool.put(b"too big")  # 5 + 3 + 7 > 10: refused, not counted
+    assert (len(spool), spool.size) == (2, 8)
+    reopened = Spool(tmp_path, max_bytes=10)  # a restart finds what was spooled
+    assert len(reopened) == 2
+    assert [body for _, body in reopened.oldest(5)] == [b"first", b"two"]
+    reopened.remove([path for path, _ in reopened.oldest(1)])
+    assert (len(reopened), reopened.size) == (1, 3)
+    assert reopened.put(b"3rd")  # after the survivor, in order
+    assert [body for _, body in reopened.oldest(5)] == [b"two", b"3rd"]
