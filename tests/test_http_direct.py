@@ -56,6 +56,9 @@ class _App:
             raise ValueError("application bug")
         if scope["query_string"] == b"bad-header":
             return _Response(200, [(b"x-echo", b"a\r\nb")], b"{}")
+        if scope["query_string"].startswith(b"big="):  # a body written beside its head
+            size = int(scope["query_string"][4:])
+            return _Response(200, [(b"content-type", b"application/json")], _big(size))
         return _Response(200, [(b"content-type", b"application/json")], b'{"n":%d}' % len(body))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -63,6 +66,11 @@ class _App:
         headers = [(b"content-length", b"4")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"asgi"})
+
+
+def _big(size: int) -> bytes:
+    """``size`` bytes that show any reordering or loss (position-dependent)."""
+    return b"".join(b"%09d," % i for i in range(size // 10 + 1))[:size]
 
 
 @dataclass
@@ -145,6 +153,25 @@ async def test_pipelined_requests_are_answered_in_order(running: _Running) -> No
     answers = _responses(await _exchange(running.port, requests))
     assert [body for _, _, body in answers] == [b'{"n":1}', b'{"n":3}', b'{"n":2}']
     assert [d["body"] for d in running.app.direct] == [b"a", b"bbb", b"cc"]
+
+
+async def test_large_bodies_arrive_whole_and_in_order(running: _Running) -> None:
+    sizes = (300_000, 10, 16_385, 16_384, 1_000_000)
+    requests = b"".join(
+        b"GET /p/abc/rest/v1/t?big=%d HTTP/1.1\r\nhost: x\r\n\r\n" % size for size in sizes
+    )
+    answers = _responses(await _exchange(running.port, requests))
+    assert [body for _, _, body in answers] == [_big(size) for size in sizes]
+    assert [headers[b"content-length"] for _, headers, _ in answers] == [
+        b"%d" % size for size in sizes
+    ]
+    closing = b"GET /p/abc/rest/v1/t?big=500000 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    [(status, headers, body)] = _responses(await _exchange(running.port, closing, until_close=True))
+    assert (status, headers[b"connection"], body) == (b"HTTP/1.1 200 OK", b"close", _big(500_000))
+    head = await _exchange(
+        running.port, b"HEAD /p/abc/rest/v1/t?big=300000 HTTP/1.1\r\nhost: x\r\n\r\n"
+    )
+    assert head.endswith(b"content-length: 300000\r\n\r\n")
 
 
 async def test_chunked_request_body_arrives_whole(running: _Running) -> None:

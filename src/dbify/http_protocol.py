@@ -15,7 +15,10 @@ one-row read. The protocol's transport is wrapped in ``_CoalescingTransport``, w
 collects the writes made in one event-loop iteration and hands them to the socket
 together at the end of it (``loop.call_soon``): status line, headers and body leave as
 one segment, and nothing waits longer than the current iteration. A data API response,
-built in one piece (below), goes to the socket at once (``write_whole``).
+built in one piece (below), goes to the socket at once (``write_whole``); a body over
+``_JOIN_LIMIT`` goes beside its head (``write_head_and_body``, one ``writev``) instead of
+being copied behind it: joining a 1,000-row page (236 KB) cost a copy into a fresh
+allocation per response.
 
 Data API requests skip the ASGI layer. uvicorn still parses them and keeps each one's
 ``RequestResponseCycle`` (body, keep-alive, pipelining, disconnects, graceful shutdown
@@ -65,6 +68,9 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 MAX_URL_BYTES = 65_535  # http_parser_url's offsets and lengths are uint16
+# Bodies up to this size are copied behind their head (one buffer, one send); larger
+# ones are written beside it (no copy). Copying 16 KiB costs less than a second buffer.
+_JOIN_LIMIT = 16_384
 
 
 class _UrlTooLong(Exception):
@@ -100,6 +106,14 @@ class _CoalescingTransport:
             self._pending.append(data)
         elif not self._transport.is_closing():
             self._transport.write(data)
+
+    def write_head_and_body(self, head: bytes, body: bytes) -> None:
+        """``write_whole`` of ``head + body`` without the copy: the transport hands both
+        buffers to the socket together (uvloop: one ``writev``)."""
+        if self._pending:
+            self._pending += (head, body)
+        elif not self._transport.is_closing():
+            self._transport.writelines((head, body))
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
@@ -307,14 +321,18 @@ async def _write_response(
     if not cycle.keep_alive:
         parts.append(b"connection: close\r\n")
     parts.append(b"\r\n")
-    if cycle.scope["method"] != "HEAD":
-        parts.append(body)
     # Started only now: a refused header above still leaves room for the 500.
     cycle.response_started = True
     cycle.waiting_for_100_continue = False
     # connection_made gave the protocol, and so every cycle, a _CoalescingTransport.
     transport: _CoalescingTransport = cycle.transport  # type: ignore[assignment]
-    transport.write_whole(b"".join(parts))
+    if cycle.scope["method"] == "HEAD":
+        transport.write_whole(b"".join(parts))
+    elif len(body) > _JOIN_LIMIT:
+        transport.write_head_and_body(b"".join(parts), body)
+    else:
+        parts.append(body)
+        transport.write_whole(b"".join(parts))
     cycle.response_complete = True
     cycle.message_event.set()
     if not cycle.keep_alive:
