@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from dbify.analytics.event import RequestLog, encode_batch
+from dbify.analytics.event import encode_batch
 from dbify.backends.analytics.chdb_store import ChdbStore
 from dbify.backends.queue import Queue
 from dbify.workers.request_log import RequestLogWorker
+from tests.analytics.test_nothing_lost import _events
 from tests.fixtures.queues import KINDS, own_queue, remove_own_queue
 
 pytestmark = pytest.mark.anyio
@@ -43,20 +44,6 @@ async def store(tmp_path: Path) -> AsyncIterator[ChdbStore]:
     await opened.close()
 
 
-# method, path, target, query shape, status, error code, duration, db, queue µs, rows...
-_FIELDS = ("GET", "/t", "t", "", 200, "", 5, 0, 1, 2, "", "", "", "")
-
-
-def _batch(first: int, count: int) -> bytes:
-    now = int(time.time() * 1e6)
-    return encode_batch(
-        [
-            RequestLog(f"stop{i}", now + i, "p1", f"r{i}", *_FIELDS)
-            for i in range(first, first + count)
-        ]
-    )
-
-
 async def _stored(store: ChdbStore) -> int:
     rows = await store.select("SELECT count() FROM {db}.request_log FINAL")
     return int(rows[0][0])
@@ -65,12 +52,12 @@ async def _stored(store: ChdbStore) -> int:
 async def test_an_idle_worker_stops_at_once(queue: Queue, store: ChdbStore) -> None:
     worker = RequestLogWorker(queue, store, batch_size=10, flush_seconds=FLUSH_SECONDS)
     await worker.start()
-    await _settle()
+    await asyncio.sleep(0.3)
     started = time.monotonic()
     await worker.stop()
     assert time.monotonic() - started < PROMPT
     # What arrives afterwards is taken by a final round, which does not wait either.
-    await queue.publish([_batch(0, 3)])
+    await queue.publish([encode_batch(_events(3))])
     started = time.monotonic()
     deadline = started + 10
     written = 0
@@ -86,10 +73,10 @@ async def test_stop_writes_and_acks_the_batch_it_was_gathering(
 ) -> None:
     worker = RequestLogWorker(queue, store, batch_size=10, flush_seconds=FLUSH_SECONDS)
     await worker.start()
-    await queue.publish([_batch(0, 4)])
+    await queue.publish([encode_batch(_events(4))])
     # The round takes the message at once (the queues' polls are well under a second),
     # then waits up to FLUSH_SECONDS for more before writing.
-    await _settle(1.0)
+    await asyncio.sleep(1.0)
     assert worker.events_written == 0
     started = time.monotonic()
     await worker.stop()
@@ -97,7 +84,3 @@ async def test_stop_writes_and_acks_the_batch_it_was_gathering(
     assert worker.events_written == 4
     assert await _stored(store) == 4
     assert await queue.backlog() == 0
-
-
-async def _settle(seconds: float = 0.3) -> None:
-    await asyncio.sleep(seconds)
