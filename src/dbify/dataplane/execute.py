@@ -17,10 +17,11 @@ This module does not build SQL and does not shape HTTP responses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import perf_counter_ns
 from types import TracebackType
+from typing import TypeVar
 
 import asyncpg
 import orjson
@@ -195,7 +196,13 @@ def _begin(read_only: bool, timeout: int | None) -> str:
     return f"{begin}; SELECT set_config('statement_timeout', '{int(timeout)}', true)"
 
 
-RowCheck = Callable[[asyncpg.Record], None]
+_Result = TypeVar("_Result")
+Fetch = Callable[[_Connection, Statement], Awaitable[_Result]]
+"""Runs the statement on the connection and reads its result."""
+
+
+async def _first_row(conn: _Connection, statement: Statement) -> asyncpg.Record | None:
+    return await conn.fetchrow(statement.sql, *statement.params)
 
 
 async def _fetch_row(
@@ -203,11 +210,12 @@ async def _fetch_row(
     principal: Principal,
     statement: Statement,
     project_timeout: int | None,
+    fetch: Fetch[_Result],
     *,
     read_only: bool = False,
     rollback: bool = False,
-    check: RowCheck | None = None,
-) -> asyncpg.Record | None:
+    check: Callable[[_Result], None] | None = None,
+) -> _Result | None:
     """``project_timeout`` is the project's statement timeout when it must be set per
     transaction (behind PgBouncer: ``ProjectSettings.transaction_timeout_ms``), else
     None (a direct pool sends it once as a startup parameter, free per request).
@@ -227,13 +235,13 @@ async def _fetch_row(
     fast = not (read_only or rollback or check or principal.claims or timeout is not None)
     if principal.role is None and fast:
         # The fast path: one prepared statement, one round trip, autocommit.
-        return await conn.fetchrow(statement.sql, *statement.params)
-    row: asyncpg.Record | None = None
+        return await fetch(conn, statement)
+    row: _Result | None = None
     try:
         async with _Transaction(conn, _begin(read_only, timeout)):
             if principal.role is not None or principal.claims is not None:
                 await _set_request(conn, principal)
-            row = await conn.fetchrow(statement.sql, *statement.params)
+            row = await fetch(conn, statement)
             if check is not None and row is not None:
                 check(row)  # raising here rolls the transaction back
             if rollback:
@@ -269,17 +277,19 @@ async def run_statement(
     project: Project,
     principal: Principal,
     statement: Statement,
+    fetch: Fetch[_Result],
     *,
     read_only: bool = False,
     rollback: bool = False,
-    check: RowCheck | None = None,
+    check: Callable[[_Result], None] | None = None,
     is_rpc: bool = False,
-) -> asyncpg.Record | None:
-    """Run one statement in its own transaction and return its single result row.
+) -> _Result | None:
+    """Run one statement in its own transaction and return its result as ``fetch``
+    reads it (``_first_row``: its single result row).
 
     ``read_only`` runs it in a READ ONLY transaction (GET on a function);
     ``rollback`` undoes it after reading the result (``Prefer: tx=rollback``);
-    ``check`` inspects the row before commit and may raise a ``DbifyError`` to roll
+    ``check`` inspects the result before commit and may raise a ``DbifyError`` to roll
     back (``Prefer: max-affected``). ``text`` columns come back as ``bytes``.
     """
     async with _connection(project, statement.sql) as conn:
@@ -289,6 +299,7 @@ async def run_statement(
                 principal,
                 statement,
                 project.settings.transaction_timeout_ms,
+                fetch,
                 read_only=read_only,
                 rollback=rollback,
                 check=check,
@@ -314,7 +325,11 @@ async def execute_read(
     async with _connection(project, statement.main.sql) as conn:
         try:
             row = await _fetch_row(
-                conn, principal, statement.main, project.settings.transaction_timeout_ms
+                conn,
+                principal,
+                statement.main,
+                project.settings.transaction_timeout_ms,
+                _first_row,
             )
             estimated = None
             if statement.count_estimate is not None:
@@ -349,7 +364,16 @@ class WriteResult:
 WriteCheck = Callable[[WriteResult], None]
 
 
-def _write_result(row: asyncpg.Record) -> WriteResult:
+async def _write_result(conn: _Connection, statement: Statement) -> WriteResult:
+    """The result of a write: from its command tag when it is ``counted`` (a bare
+    INSERT/UPDATE/DELETE: ``INSERT 0 3``, ``UPDATE 3``), else from its result row."""
+    if statement.counted:
+        tag = await conn.execute(statement.sql, *statement.params)
+        return WriteResult(affected=int(tag.rpartition(" ")[2]), inserted=None, body=None,
+                           location=())  # fmt: skip
+    row = await conn.fetchrow(statement.sql, *statement.params)
+    if row is None:  # pragma: no cover - the write statement always returns one row
+        raise DbifyError(Codes.INTERNAL, "The write returned no result row")
     body, location = row["body"], row["location"]
     keys = orjson.loads(location) if location is not None else []
     return WriteResult(
@@ -372,21 +396,11 @@ async def execute_write(
     """Run a write built by ``sql/mutate.py`` in one transaction; ``check`` may raise a
     ``DbifyError`` to roll it back (``max-affected``, PUT's key, a singular body);
     ``rollback`` undoes it after reading the result (``Prefer: tx=rollback``)."""
-
-    def check_row(row: asyncpg.Record) -> None:
-        if check is not None:
-            check(_write_result(row))
-
-    row = await run_statement(
-        project,
-        principal,
-        statement,
-        rollback=rollback,
-        check=check_row if check is not None else None,
+    result = await run_statement(
+        project, principal, statement, _write_result, rollback=rollback, check=check
     )
-    if row is None:  # pragma: no cover - the write statement always returns one row
-        raise DbifyError(Codes.INTERNAL, "The write returned no result row")
-    return _write_result(row)
+    assert result is not None  # _write_result returns or raises
+    return result
 
 
 async def execute_call(
@@ -401,7 +415,13 @@ async def execute_call(
     ``read_only`` (GET, or a STABLE/IMMUTABLE function: a write inside it is then a
     25006, 405). Errors map as PostgREST maps them for RPC (42883 is a 404)."""
     row = await run_statement(
-        project, principal, statement.main, read_only=read_only, rollback=rollback, is_rpc=True
+        project,
+        principal,
+        statement.main,
+        _first_row,
+        read_only=read_only,
+        rollback=rollback,
+        is_rpc=True,
     )
     if row is None:  # pragma: no cover - the call statement always returns one row
         raise DbifyError(Codes.INTERNAL, "The call returned no result row")

@@ -77,6 +77,7 @@ class _Entry:
     sql: str
     params: tuple[Param, ...]
     sources: tuple[int, ...]
+    counted: bool
 
 
 class NotMemoized(LookupError):
@@ -152,7 +153,7 @@ class WriteCache:
             body if source == _BODY else fixed if source == _CONSTANT else operands[source]
             for source, fixed in zip(entry.sources, entry.params, strict=True)
         ]
-        return entry.plan, Statement(entry.sql, tuple(params))
+        return entry.plan, Statement(entry.sql, tuple(params), entry.counted)
 
     def _key(
         self,
@@ -241,7 +242,10 @@ def _record(
         return None  # an operand is bound nowhere: it shaped the SQL instead
     if (payload is not None) != (_BODY in sources):
         return None
-    return _Entry(replace(plan, body=None), statement.sql, tuple(statement.params), tuple(sources))
+    return _Entry(
+        replace(plan, body=None), statement.sql, tuple(statement.params), tuple(sources),
+        statement.counted,
+    )  # fmt: skip
 
 
 def _plan_shape(plan: MutatePlan) -> MutatePlan:

@@ -49,10 +49,12 @@ def test_insert_plan_and_sql() -> None:
     assert [c.name for c in plan.columns] == ["id", "title"]
     assert plan.returning is None
     statement = build_mutate(plan, media_type="json")
-    assert statement.sql.startswith(
-        'WITH _mutated AS (INSERT INTO "public"."books" ("id", "title") SELECT _body."id",'
+    # Nothing read back but the count (return=minimal): the bare INSERT, counted by its tag.
+    assert statement.sql == (
+        'INSERT INTO "public"."books" ("id", "title") SELECT _body."id",'
         ' _body."title" FROM json_to_recordset($1::text::json) AS _body("id" integer, "title" text)'
     )
+    assert statement.counted
     assert statement.params == ('[{"id": 1, "title": "A"}, {"id": 2, "title": "B"}]',)
     assert "ON CONFLICT" not in statement.sql
 
@@ -161,12 +163,43 @@ def test_representation_reads_the_returned_rows_with_embeds() -> None:
     assert "RETURNING *" in sql
 
 
+@pytest.mark.parametrize(
+    ("method", "query", "body", "prefer"),
+    [
+        ("POST", "", b'{"title": "A"}', "return=representation"),
+        ("POST", "", b'{"title": "A"}', "return=headers-only"),
+        ("POST", "", b'{"id": 1, "title": "A"}', "resolution=merge-duplicates"),
+        ("PATCH", "id=eq.1", b'{"title": "A"}', "return=representation"),
+        ("DELETE", "id=eq.1", None, "return=representation"),
+        ("PUT", "id=eq.1", b'{"id": 1, "title": "A"}', None),
+    ],
+)
+def test_writes_reading_their_rows_keep_the_cte(
+    method: str, query: str, body: bytes | None, prefer: str | None
+) -> None:
+    statement = build_mutate(_plan(method, "/books", query, body, prefer=prefer), media_type="json")
+    assert statement.sql.startswith("WITH _mutated AS (")
+    assert " RETURNING " in statement.sql
+    assert not statement.counted
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body"),
+    [("PATCH", "id=eq.1", b'{"title": "A"}'), ("DELETE", "id=eq.1", None)],
+)
+def test_minimal_update_and_delete_run_bare(method: str, query: str, body: bytes | None) -> None:
+    statement = build_mutate(_plan(method, "/books", query, body), media_type="json")
+    assert statement.sql.startswith(("UPDATE ", "DELETE "))
+    assert "RETURNING" not in statement.sql
+    assert statement.counted
+
+
 def test_headers_only_asks_for_the_key() -> None:
     plan = _plan("POST", "/tags", body=b'{"name": "x"}', prefer="return=headers-only")
     assert [c.name for c in plan.location_key] == ["id"]
+    assert "AS location" in build_mutate(plan, media_type="json").sql
     minimal = _plan("POST", "/tags", body=b'{"name": "x"}')
     assert minimal.location_key == ()
-    assert "location" in build_mutate(minimal, media_type="json").sql  # always a column
 
 
 def test_relation_that_cannot_be_written_is_405() -> None:

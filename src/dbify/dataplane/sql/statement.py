@@ -14,10 +14,15 @@ Param = str | list[str] | None
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """A SQL statement with ``$n`` placeholders and the values bound to them."""
+    """A SQL statement with ``$n`` placeholders and the values bound to them.
+
+    ``counted``: a bare write returning no rows, run for its command tag, whose count is
+    the rows written (see ``sql/mutate.build_mutate``).
+    """
 
     sql: str
     params: tuple[Param, ...] = ()
+    counted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
