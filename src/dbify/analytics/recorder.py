@@ -9,10 +9,12 @@ and discarded, so a stalled publisher can never grow memory or slow requests.
 
 Nothing secret is in an entry: the key is its id and role (noted by the pipeline when
 it authenticated the request, ``RequestTiming``; verified here only for requests that
-failed before that), and the client address is already anonymised. The query string is
-still raw: its shape (filter values removed) is derived by ``event.entry_rows``, which
-the publisher runs before a batch leaves the process for a broker or the spool, or by
-``event.entry_columns`` in the chDB child (all-in-one), off the serving process's CPU.
+failed before that), and the client address is already anonymised. The query is the
+pipeline's masked query string when it computed one (``RequestTiming.query_shape``: a
+str), else the raw query string (bytes): its shape (filter values removed) is derived
+by ``event.entry_rows``, which the publisher runs before a batch leaves the process for
+a broker or the spool, or by ``event.entry_columns`` in the chDB child (all-in-one), off
+the serving process's CPU.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class RequestRecorder:
                 ids[1],
                 scope["method"],
                 path,
-                scope["query_string"],
+                timing.query_shape or scope["query_string"],
                 status,
                 error_code_of(response.body) if status >= 400 else "",
                 duration_ns,

@@ -18,7 +18,12 @@ from dbify.dataplane.changes import ChangeSink, Operation, RowChange
 from dbify.dataplane.execute import WriteResult, execute_call, execute_read, execute_write
 from dbify.dataplane.grammar import parse_request
 from dbify.dataplane.grammar.payload import parse_payload
-from dbify.dataplane.grammar.raw_shape import RawShape, raw_request_shape, with_operands
+from dbify.dataplane.grammar.raw_shape import (
+    RawShape,
+    masked_query,
+    raw_request_shape,
+    with_operands,
+)
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.openapi import openapi_json
 from dbify.dataplane.plan.access import AccessPolicy, restrict_snapshot
@@ -88,6 +93,8 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
     if raw.method == "GET" or raw.method == "HEAD":
         raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
         if raw_shape is not None:
+            if timing is not None:
+                timing.query_shape = masked_query(raw_shape)
             memo = project.statements.memoized_read(
                 raw_shape,
                 project.snapshot,
@@ -99,6 +106,8 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
                 return _timed(project, respond_read(memo[0], result), started)
     elif raw.method in _MEMOIZED_WRITES:
         raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
+        if raw_shape is not None and timing is not None:
+            timing.query_shape = masked_query(raw_shape)
         if raw_shape is not None and not principal.read_only:
             memoized = project.writes.memoized_request(raw_shape, project.snapshot)
             if memoized is not None:  # a write shape seen before: no parsing or planning

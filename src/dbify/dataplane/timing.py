@@ -26,16 +26,22 @@ class RequestTiming:
     (``key_id``, ``role``; None until then): the request log takes them from here
     instead of verifying the credential a second time.
 
+    ``query_shape``: the query string with its filter operands masked
+    (``grammar.raw_shape.masked_query``), noted by the pipeline when it computed the
+    request's raw shape anyway; the request log derives the logged shape from it, once per
+    distinct shape, instead of from every raw query string.
+
     ``uses``, when a list (tracing on), gets one ``ConnectionUse`` per pooled connection
     the request held."""
 
-    __slots__ = ("db_ns", "key_id", "queue_ns", "role", "uses")
+    __slots__ = ("db_ns", "key_id", "query_shape", "queue_ns", "role", "uses")
 
     def __init__(self) -> None:
         self.queue_ns = 0
         self.db_ns = 0
         self.key_id: str | None = None
         self.role = ""
+        self.query_shape: str | None = None
         self.uses: list[ConnectionUse] | None = None
 
 

@@ -77,7 +77,13 @@ class ChdbStore:
         if values:
             for column, more in zip(columns, zip(*values, strict=True), strict=True):
                 column.extend(more)
-        sql = f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) FORMAT JSONCompactColumns\n"
+        # optimize_on_insert=0: no collapsing of a block's duplicate event ids at insert
+        # (~20 % of the insert's time); merges and FINAL collapse them, as they do for
+        # duplicates across blocks, the redelivered batches.
+        sql = (
+            f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)})"
+            " SETTINGS optimize_on_insert=0 FORMAT JSONCompactColumns\n"
+        )
         payload = orjson.dumps(columns)
         async with self._lock:
             await asyncio.to_thread(self._run, sql + payload.decode())

@@ -17,7 +17,7 @@ from collections.abc import Hashable, Mapping
 
 from dbify.dataplane.grammar.query_params import EMBEDDABLE_KEYS, TOP_LEVEL_KEYS
 
-__all__ = ["RawShape", "raw_request_shape", "with_operands"]
+__all__ = ["RawShape", "masked_query", "raw_request_shape", "with_operands"]
 
 RawShape = tuple[Hashable, tuple[str, ...]]
 """``raw_request_shape``'s answer: the key, and the masked operands in query order."""
@@ -49,6 +49,19 @@ def raw_request_shape(
         get("content-type"), get("content-profile"),
     )  # fmt: skip
     return shape_key, tuple(operand for _, operand in parts if operand is not None)
+
+
+def masked_query(shape: RawShape) -> str:
+    """The query string of ``shape``, its masked operands left out (the request log
+    derives its query shape from it: requests of one shape share it).
+
+    >>> masked_query(raw_request_shape("GET", "/books", "id=eq.5&select=id", {}))
+    'id=eq.&select=id'
+    """
+    key = shape[0]
+    assert isinstance(key, tuple)
+    masked: str = key[2]
+    return masked
 
 
 def with_operands(query_string: str, operands: tuple[str, ...]) -> str:
