@@ -110,6 +110,23 @@ def test_bulk_insert_with_count_and_representation(db: WriteServer) -> None:
     assert db.rows("select count(*) as n from tags where name like 'bulk-%'") == [{"n": 300}]
 
 
+def test_minimal_writes_count_what_they_wrote(db: WriteServer) -> None:
+    """A write answering with no rows runs bare and is counted by its command tag
+    (``INSERT 0 n``, ``UPDATE n``, ``DELETE n``): the counts are the rows written."""
+    exact = {"Prefer": "return=minimal, count=exact"}
+    inserted = db.client.post("/tags", json=[{"name": f"tag-count-{i}"} for i in range(7)],
+                              headers=exact)  # fmt: skip
+    assert (inserted.status_code, inserted.headers["content-range"]) == (201, "*/7")
+    updated = db.client.patch("/authors?id=lte.4", json={"country": "CNT"}, headers=exact)
+    assert (updated.status_code, updated.headers["content-range"]) == (204, "0-3/4")
+    none = db.client.patch("/tags?name=eq.no-such-tag", json={"name": "x"}, headers=exact)
+    assert (none.status_code, none.headers["content-range"]) == (204, "*/0")
+    deleted = db.client.delete("/tags?name=like.tag-count-*", headers=exact)
+    assert (deleted.status_code, deleted.headers["content-range"]) == (204, "*/7")
+    assert db.rows("select count(*) as n from authors where country = 'CNT'") == [{"n": 4}]
+    assert db.rows("select count(*) as n from tags where name like 'tag-count%'") == [{"n": 0}]
+
+
 def test_insert_representation_with_embed(db: WriteServer) -> None:
     response = db.client.post(
         "/books?select=title,author:authors(name),publisher:publishers(name)",
