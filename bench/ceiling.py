@@ -1,9 +1,12 @@
 """The Python ceiling: the fastest a Python process can serve the benchmark's requests.
 
-A raw ASGI app over an asyncpg pool, answering exactly the four benchmark requests with
+A raw ASGI app over an asyncpg pool, answering exactly the benchmark's requests with
 hard-coded SQL (the same SQL as ``pgbench/*.sql``: PostgreSQL builds the JSON, Python
 only moves bytes). It reads just the query parameters it needs; it is not an
-implementation of the grammar. Dbify's figures are judged against it.
+implementation of the grammar. Dbify's figures are judged against it. The writes
+(``POST /books`` of one object or an array, ``PATCH /books?id=eq.N`` of a price) hand
+the body to PostgreSQL as one JSON array, as Dbify does, and answer 201/204 with no body
+(``return=minimal``), the count from the command tag.
 
 Run (``bench/run.py`` does this)::
 
@@ -43,6 +46,17 @@ _SQL_PAGE = (
     "SELECT coalesce(json_agg(t), '[]')::text FROM (SELECT * FROM books LIMIT $1 OFFSET $2) t"
 )
 
+_SQL_INSERT = (
+    "INSERT INTO books (author_id, title, isbn, price, pages, published_at)"
+    " SELECT b.author_id, b.title, b.isbn, b.price, b.pages, b.published_at"
+    " FROM json_to_recordset($1::json) AS b(author_id integer, title text, isbn text,"
+    " price numeric, pages integer, published_at timestamptz)"
+)
+_SQL_UPDATE = (
+    "UPDATE books SET price = b.price FROM (SELECT * FROM json_to_recordset($1::json)"
+    " AS b(price numeric) LIMIT 1) AS b WHERE books.id = $2"
+)
+
 _JSON = [(b"content-type", b"application/json; charset=utf-8")]
 _pool: asyncpg.Pool | None = None
 
@@ -78,6 +92,32 @@ async def _query(pool: asyncpg.Pool, path: str, params: dict[str, str]) -> str |
     return None
 
 
+async def _body(receive: Receive) -> str:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            text = b"".join(chunks).decode()
+            return text if text.lstrip().startswith("[") else f"[{text}]"
+
+
+async def _write(
+    pool: asyncpg.Pool, method: str, path: str, params: dict[str, str], receive: Receive
+) -> tuple[int, int] | None:
+    """(status, rows written) of one benchmark write, or None when it is not one."""
+    if path != "/books":
+        return None
+    if method == "POST":
+        tag = await pool.execute(_SQL_INSERT, await _body(receive))
+        return 201, int(tag.rpartition(" ")[2])
+    book_id = _eq(params, "id")
+    if method == "PATCH" and book_id is not None:
+        tag = await pool.execute(_SQL_UPDATE, await _body(receive), book_id)
+        return 204, int(tag.rpartition(" ")[2])
+    return None
+
+
 async def _lifespan(receive: Receive, send: Send) -> None:
     global _pool
     while True:
@@ -100,6 +140,18 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http" or _pool is None:
         return None
     params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+    if scope["method"] in ("POST", "PATCH"):
+        try:
+            written = await _write(_pool, scope["method"], scope["path"].rstrip("/"), params,
+                                   receive)  # fmt: skip
+        except (ValueError, asyncpg.PostgresError) as error:
+            return await _respond(send, 400, f'{{"message":"{type(error).__name__}"}}'.encode())
+        if written is None:
+            return await _respond(send, 404, b'{"message":"not found"}')
+        status, rows = written
+        headers = [(b"content-range", f"*/{rows}".encode()), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        return await send({"type": "http.response.body", "body": b""})
     try:
         body = await _query(_pool, scope["path"].rstrip("/"), params)
     except (ValueError, asyncpg.PostgresError) as error:

@@ -1,4 +1,4 @@
 -- update: PATCH /books?id=eq.N with {"price": ...} (return=minimal).
 \set id random(1, 100000)
 \set p random(1, 99)
-WITH s AS (UPDATE books SET price = b.price FROM (SELECT * FROM json_to_recordset(('[{"price":' || :p || '.99}]')::json) AS b(price numeric) LIMIT 1) AS b WHERE books.id = :id RETURNING 1) SELECT count(*) FROM s;
+UPDATE books SET price = b.price FROM (SELECT * FROM json_to_recordset(('[{"price":' || :p || '.99}]')::json) AS b(price numeric) LIMIT 1) AS b WHERE books.id = :id;
