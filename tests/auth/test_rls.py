@@ -78,6 +78,14 @@ def setup(make_database: Callable[..., str]) -> Iterator[Setup]:
             'probe', nullif(current_setting('request.headers', true), '')::json->>'x-probe',
             'sub', nullif(current_setting('request.jwt.claims', true), '')::json->>'sub') $$;
         GRANT EXECUTE ON FUNCTION whoami() TO {web};
+        CREATE TABLE feedback (id serial PRIMARY KEY, body text);
+        GRANT INSERT ON feedback TO {anon};
+        GRANT USAGE ON SEQUENCE feedback_id_seq TO {anon};
+        CREATE TABLE letters (id serial PRIMARY KEY, body text);
+        ALTER TABLE letters ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY post_only ON letters FOR INSERT WITH CHECK (true);
+        GRANT SELECT, INSERT ON letters TO {web};
+        GRANT USAGE ON SEQUENCE letters_id_seq TO {web};
         """,
     )
     idp = JwksServer()
@@ -119,6 +127,33 @@ def test_role_without_insert_privilege_gets_403(setup: Setup) -> None:
     response = setup.post("/notes", alice, {"owner": "alice", "body": "x"})
     assert response.status_code == 403, response.text
     assert response.json()["code"] == "42501"
+
+
+def test_insert_only_roles_write_with_return_minimal(setup: Setup) -> None:
+    """As PostgREST: a write that returns nothing needs no SELECT, neither the privilege
+    nor an RLS policy (it has no RETURNING); asking for the row back does."""
+    minimal = httpx.post(
+        f"{setup.server.rest_url}/feedback",
+        headers={"apikey": setup.server.anon_key, "prefer": "count=exact"},
+        json=[{"body": "anonymous note"}, {"body": "another"}],
+    )
+    assert (minimal.status_code, minimal.headers["content-range"]) == (201, "*/2"), minimal.text
+    represented = httpx.post(
+        f"{setup.server.rest_url}/feedback",
+        headers={"apikey": setup.server.anon_key, "prefer": "return=representation"},
+        json={"body": "and back?"},
+    )
+    assert (represented.status_code, represented.json()["code"]) == (401, "42501")
+    alice = setup.token(role=setup.web, sub="alice")
+    posted = setup.post("/letters", alice, {"body": "dear"})
+    assert posted.status_code == 201, posted.text
+    back = httpx.post(
+        f"{setup.server.rest_url}/letters",
+        headers={"authorization": f"Bearer {alice}", "prefer": "return=representation"},
+        json={"body": "dear again"},
+    )
+    assert (back.status_code, back.json()["code"]) == (403, "42501")  # no SELECT policy
+    assert setup.get("/letters", alice).json() == []  # RLS: nothing readable
 
 
 def test_anonymous_role_without_privilege_gets_401(setup: Setup) -> None:
