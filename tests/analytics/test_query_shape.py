@@ -67,7 +67,7 @@ def test_a_masked_query_logs_the_shape_of_its_raw_query(pairs: list[str]) -> Non
         return  # no masked query: the recorder keeps the raw bytes
     masked = masked_query(raw_shape)
     for value in ("5", "x_1", "2.5", "-3", "a:b"):
-        assert f".{value}" not in masked.replace("limit=5", "")
+        assert f".{value}" not in masked
     entries = [_entry(query.encode()), _entry(masked)]
     raw_shape_column, masked_shape_column = (
         [row[6] for row in entry_rows([entry])] for entry in entries

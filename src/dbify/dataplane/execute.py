@@ -371,7 +371,7 @@ async def _write_result(conn: _Connection, statement: Statement) -> WriteResult:
         tag = await conn.execute(statement.sql, *statement.params)
         return WriteResult(affected=int(tag.rpartition(" ")[2]), inserted=None, body=None,
                            location=())  # fmt: skip
-    row = await conn.fetchrow(statement.sql, *statement.params)
+    row = await _first_row(conn, statement)
     if row is None:  # pragma: no cover - the write statement always returns one row
         raise DbifyError(Codes.INTERNAL, "The write returned no result row")
     body, location = row["body"], row["location"]

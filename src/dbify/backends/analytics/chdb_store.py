@@ -27,6 +27,13 @@ from dbify.backends.analytics.base import (
 
 __all__ = ["ChdbStore"]
 
+# optimize_on_insert=0: no collapsing of a block's duplicate event ids at insert (~20 % of
+# the insert's time); merges and FINAL collapse them, as they do for duplicates across
+# blocks, the redelivered batches. Followed by the format and the data.
+_INSERT = (
+    f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) SETTINGS optimize_on_insert=0 FORMAT"
+)
+
 
 class ChdbStore:
     def __init__(self, path: Path, *, retention_days: int | None = None) -> None:
@@ -51,9 +58,8 @@ class ChdbStore:
         if not events:
             return
         lines = b"\n".join(orjson.dumps(event) for event in events)  # no asdict: 25x faster
-        sql = f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) FORMAT JSONEachRow\n"
         async with self._lock:
-            await asyncio.to_thread(self._run, sql + lines.decode())
+            await asyncio.to_thread(self._run, f"{_INSERT} JSONEachRow\n{lines.decode()}")
 
     async def insert_json_batches(self, bodies: Sequence[bytes], *, trusted: bool = False) -> None:
         """One columnar insert of many queue messages (``encode_rows``, ``encode_batch``,
@@ -77,16 +83,9 @@ class ChdbStore:
         if values:
             for column, more in zip(columns, zip(*values, strict=True), strict=True):
                 column.extend(more)
-        # optimize_on_insert=0: no collapsing of a block's duplicate event ids at insert
-        # (~20 % of the insert's time); merges and FINAL collapse them, as they do for
-        # duplicates across blocks, the redelivered batches.
-        sql = (
-            f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)})"
-            " SETTINGS optimize_on_insert=0 FORMAT JSONCompactColumns\n"
-        )
-        payload = orjson.dumps(columns)
+        payload = orjson.dumps(columns).decode()
         async with self._lock:
-            await asyncio.to_thread(self._run, sql + payload.decode())
+            await asyncio.to_thread(self._run, f"{_INSERT} JSONCompactColumns\n{payload}")
 
     async def select(self, sql: str) -> list[tuple[Any, ...]]:
         settings = " SETTINGS output_format_json_quote_64bit_integers=0"
