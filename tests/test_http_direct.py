@@ -230,6 +230,7 @@ async def test_application_error_is_a_500_and_the_server_keeps_serving(
     assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
 
 
+@pytest.mark.timing
 async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
     running: _Running,
 ) -> None:

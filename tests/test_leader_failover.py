@@ -30,6 +30,8 @@ from cryptography.fernet import Fernet
 
 from tests.fixtures.server import RunningServer, start_server, stop_server
 
+pytestmark = pytest.mark.timing  # a takeover within a deadline
+
 REDIS_URL = os.environ.get("DBIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 OWNER = "owner@example.com"
 

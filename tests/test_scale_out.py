@@ -40,6 +40,8 @@ from cryptography.fernet import Fernet
 
 from tests.fixtures.server import RunningServer, start_server, stop_server
 
+pytestmark = pytest.mark.timing  # revocations within a second, several servers
+
 REDIS_URL = os.environ.get("DBIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AMQP_URL = os.environ.get("DBIFY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN = ("ops@example.com", "correct horse battery")

@@ -25,6 +25,7 @@ from dbify.workers.request_log import RequestLogWorker
 
 pytestmark = [
     pytest.mark.anyio,
+    pytest.mark.timing,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
 PORT = 6391

@@ -27,6 +27,7 @@ from tests.analytics.test_nothing_lost import _events, _record
 
 pytestmark = [
     pytest.mark.anyio,
+    pytest.mark.timing,
     pytest.mark.skipif(shutil.which("rabbitmq-server") is None, reason="needs rabbitmq-server"),
 ]
 

@@ -84,6 +84,7 @@ async def test_a_failing_subscriber_does_not_reach_the_publisher(bus: EventBus) 
     assert len(got) == 1
 
 
+@pytest.mark.timing
 async def test_cache_events_reach_other_instances_within_a_second() -> None:
     channel = f"test:{os.urandom(4).hex()}"
     one, two = await _redis_bus(channel), await _redis_bus(channel)

@@ -27,7 +27,7 @@ from dbify.settings import Settings
 from tests.fixtures.control import PUBLIC_URL, open_control, sign_up_and_token
 from tests.fixtures.receiver import open_receiver
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timing]
 
 REDIS_URL = os.environ.get("DBIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 _ALLOW = {"allowed_hosts": ["127.0.0.1/32"]}

@@ -16,7 +16,7 @@ import pytest
 from dbify.control.leadership import LeaderLock, Singleton
 from dbify.metadata import open_metadata_store
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timing]
 KEY = 0x7465737431  # not a key the product uses
 
 

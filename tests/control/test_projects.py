@@ -361,6 +361,7 @@ async def test_url_change_recreates_the_pool(
         assert [r["name"] for r in rows] == ["only in second"]
 
 
+@pytest.mark.timing
 async def test_slow_project_does_not_block_others(
     control_settings: Callable[..., Settings], fixture_database_url: str
 ) -> None:

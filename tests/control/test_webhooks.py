@@ -72,6 +72,7 @@ async def _wait_status(
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.timing
 async def test_row_events_are_signed_retried_isolated_and_dead_lettered(
     control_settings: Callable[..., Settings], database_url: str
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from dbify.dataplane.connection_pool import AcquireDeadlines
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timing]
 
 
 async def _never() -> int:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import asyncpg
 import httpx
+import pytest
 from tests.fixtures.server import RunningServer, start_server, stop_server
 
 _SLEEPY = """
@@ -28,6 +29,7 @@ async def _create_function(url: str) -> None:
         await conn.close()
 
 
+@pytest.mark.timing
 def test_waiting_for_a_connection_times_out_with_504(make_database: Callable[..., str]) -> None:
     url = make_database()
     asyncio.run(_create_function(url))

@@ -41,7 +41,7 @@ from tests.fixtures.database import server_url
 from tests.fixtures.pgbouncer import RunningPgBouncer
 from tests.schema_watch.waiting import count_is, status_is, wait_until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timing]
 
 
 @dataclass

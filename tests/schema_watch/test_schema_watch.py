@@ -65,6 +65,7 @@ def _body(message: Message) -> tuple[str, str]:
     return text, html
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("mode", ["listen", "poll"])
 async def test_schema_changes_reach_api_history_and_mail(
     mode: str,

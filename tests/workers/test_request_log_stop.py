@@ -22,7 +22,7 @@ from dbify.workers.request_log import RequestLogWorker
 from tests.analytics.test_nothing_lost import _events
 from tests.fixtures.queues import KINDS, own_queue, remove_own_queue
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timing]
 
 FLUSH_SECONDS = 5.0
 PROMPT = 1.5  # well under FLUSH_SECONDS: the old stop took one to two of them
