@@ -31,18 +31,23 @@ class Setup:
     def token(self, **extra: object) -> str:
         return jwt.encode(claims(**extra), SECRET, algorithm="HS256")
 
-    def get(self, path: str, token: str | None = None, **kw: object) -> httpx.Response:
+    def _headers(self, token: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The token as a bearer, or the anon key without one; then ``extra``."""
         headers = (
             {"authorization": f"Bearer {token}"} if token else {"apikey": self.server.anon_key}
         )
-        headers.update(kw.pop("headers", {}))  # type: ignore[arg-type]
+        return {**headers, **(extra or {})}
+
+    def get(self, path: str, token: str | None = None, **kw: object) -> httpx.Response:
+        headers = self._headers(token, kw.pop("headers", None))  # type: ignore[arg-type]
         return httpx.get(f"{self.server.rest_url}{path}", headers=headers, **kw)  # type: ignore[arg-type]
 
-    def post(self, path: str, token: str | None, body: object) -> httpx.Response:
-        headers = (
-            {"authorization": f"Bearer {token}"} if token else {"apikey": self.server.anon_key}
+    def post(
+        self, path: str, token: str | None, body: object, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return httpx.post(
+            f"{self.server.rest_url}{path}", headers=self._headers(token, headers), json=body
         )
-        return httpx.post(f"{self.server.rest_url}{path}", headers=headers, json=body)
 
 
 async def _sql(url: str, sql: str) -> None:
@@ -132,26 +137,16 @@ def test_role_without_insert_privilege_gets_403(setup: Setup) -> None:
 def test_insert_only_roles_write_with_return_minimal(setup: Setup) -> None:
     """As PostgREST: a write that returns nothing needs no SELECT, neither the privilege
     nor an RLS policy (it has no RETURNING); asking for the row back does."""
-    minimal = httpx.post(
-        f"{setup.server.rest_url}/feedback",
-        headers={"apikey": setup.server.anon_key, "prefer": "count=exact"},
-        json=[{"body": "anonymous note"}, {"body": "another"}],
-    )
+    rows = [{"body": "anonymous note"}, {"body": "another"}]
+    minimal = setup.post("/feedback", None, rows, {"prefer": "count=exact"})
     assert (minimal.status_code, minimal.headers["content-range"]) == (201, "*/2"), minimal.text
-    represented = httpx.post(
-        f"{setup.server.rest_url}/feedback",
-        headers={"apikey": setup.server.anon_key, "prefer": "return=representation"},
-        json={"body": "and back?"},
-    )
+    represent = {"prefer": "return=representation"}
+    represented = setup.post("/feedback", None, {"body": "and back?"}, represent)
     assert (represented.status_code, represented.json()["code"]) == (401, "42501")
     alice = setup.token(role=setup.web, sub="alice")
     posted = setup.post("/letters", alice, {"body": "dear"})
     assert posted.status_code == 201, posted.text
-    back = httpx.post(
-        f"{setup.server.rest_url}/letters",
-        headers={"authorization": f"Bearer {alice}", "prefer": "return=representation"},
-        json={"body": "dear again"},
-    )
+    back = setup.post("/letters", alice, {"body": "dear again"}, represent)
     assert (back.status_code, back.json()["code"]) == (403, "42501")  # no SELECT policy
     assert setup.get("/letters", alice).json() == []  # RLS: nothing readable
 
