@@ -196,16 +196,18 @@ class AnalyticsSettings(BaseModel):
         description="How often the request-log worker deletes logs past each project's "
         "log_retention_days (and, on ClickHouse < 19.6, day partitions past retention_days).",
     )
-    queue: Literal["memory", "redis", "rabbitmq"] = Field(
-        "memory", description="Request-log queue: in-process, Redis Streams or RabbitMQ."
+    queue: Literal["memory", "redis", "rabbitmq", "kafka"] = Field(
+        "memory", description="Request-log queue: in-process, Redis Streams, RabbitMQ or Kafka."
     )
     queue_url: str | None = Field(
-        None, description="redis://… or amqp://… for the redis and rabbitmq queues."
+        None,
+        description="redis://…, amqp://… or kafka://host:port[,host:port] for the broker queues.",
     )
     queue_name: str = Field(
         "dbify.request-log",
         min_length=1,
-        description="Redis stream / RabbitMQ queue name (several deployments on one broker).",
+        description="Redis stream / RabbitMQ queue / Kafka topic name (several deployments "
+        "on one broker).",
     )
     claim_idle_seconds: float = Field(
         30.0, gt=0, description="Redeliver a message left unacked this long (dead worker)."

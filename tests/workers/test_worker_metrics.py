@@ -1,7 +1,7 @@
 """``dbify worker request-log --metrics-port``: a real worker process, scraped over HTTP.
 
 The worker consumes a Redis stream of its own (a unique ``queue_name`` on the shared
-Redis) and writes to a throwaway ClickHouse database. The test publishes request-log
+Redis), or a Kafka topic of its own (``fixtures/kafka_broker.py``), and writes to a throwaway ClickHouse database. The test publishes request-log
 batches and one undecodable message straight onto the stream and reads the counters
 back from ``/metrics``: events written, batches, the last batch's size, the poison
 message and the queue's backlog; ``/healthz`` reports the worker running; SIGTERM
@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dbify.analytics.event import RequestLog, encode_batch
 from dbify.backends.loader import build_queue
 from dbify.settings import Settings
+from tests.fixtures.kafka_broker import kafka_url
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 EVENTS_PER_MESSAGE = 4
@@ -50,18 +51,20 @@ def _redis_up() -> bool:
         return False
 
 
-@pytest.fixture
-def worker_env() -> Iterator[dict[str, str]]:
-    """Settings of a standalone request-log worker on its own stream and database."""
+@pytest.fixture(params=["redis", "kafka"])
+def worker_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Settings of a standalone request-log worker on its own stream (or topic) and
+    database."""
     if not _clickhouse_up() or not _redis_up():
         pytest.skip("needs Redis on 6379 and a ClickHouse server on 127.0.0.1:9000")
     from clickhouse_driver import Client
 
     suffix = os.urandom(3).hex()
     stream, database = f"dbify-test-metrics-{suffix}", f"dbify_test_{suffix}"
+    kafka = request.param == "kafka"
     yield {
-        "DBIFY_ANALYTICS__QUEUE": "redis",
-        "DBIFY_ANALYTICS__QUEUE_URL": REDIS_URL,
+        "DBIFY_ANALYTICS__QUEUE": request.param,
+        "DBIFY_ANALYTICS__QUEUE_URL": kafka_url() if kafka else REDIS_URL,
         "DBIFY_ANALYTICS__QUEUE_NAME": stream,
         "DBIFY_ANALYTICS__STORE": "clickhouse",
         "DBIFY_ANALYTICS__CLICKHOUSE_URL": f"clickhouse://127.0.0.1:9000/{database}",
@@ -85,7 +88,7 @@ def _event(i: int) -> RequestLog:
 def _publish(env: dict[str, str], bodies: list[bytes]) -> None:
     settings = Settings(
         analytics={
-            "queue": "redis",
+            "queue": env["DBIFY_ANALYTICS__QUEUE"],
             "queue_url": env["DBIFY_ANALYTICS__QUEUE_URL"],
             "queue_name": env["DBIFY_ANALYTICS__QUEUE_NAME"],
         }

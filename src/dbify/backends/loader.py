@@ -1,7 +1,7 @@
 """Builds the configured backend adapters from the settings; the only place that chooses.
 
 Real adapters are imported lazily, so the all-in-one default never imports redis,
-aio-pika or clickhouse-driver.
+aio-pika, aiokafka or clickhouse-driver.
 """
 
 from __future__ import annotations
@@ -33,6 +33,16 @@ def build_queue(settings: Settings) -> Queue:
         return RedisStreamQueue(
             config.queue_url,
             stream=_redis_stream(config.queue_name),
+            claim_idle_seconds=config.claim_idle_seconds,
+        )
+    if config.queue == "kafka":
+        from dbify.backends.queue.kafka import KafkaQueue
+
+        # The group is the topic's: deployments sharing a broker never share a group.
+        return KafkaQueue(
+            config.queue_url,
+            topic=config.queue_name,
+            group=f"{config.queue_name}.workers",
             claim_idle_seconds=config.claim_idle_seconds,
         )
     from dbify.backends.queue.rabbitmq import RabbitQueue

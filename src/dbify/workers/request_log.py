@@ -224,7 +224,7 @@ async def build_request_log_worker(
     if config.queue == "memory":
         raise ValueError(
             "the request-log worker needs a shared queue to run on its own: set "
-            "DBIFY_ANALYTICS__QUEUE=redis|rabbitmq and DBIFY_ANALYTICS__QUEUE_URL "
+            "DBIFY_ANALYTICS__QUEUE=redis|rabbitmq|kafka and DBIFY_ANALYTICS__QUEUE_URL "
             "(with the in-process queue, `dbify serve` runs it)"
         )
     queue = build_queue(settings)

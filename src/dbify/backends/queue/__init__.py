@@ -1,4 +1,4 @@
-"""Request-log queues: one Protocol, an in-process default, Redis Streams and RabbitMQ."""
+"""Request-log queues: one Protocol, an in-process default, Redis Streams, RabbitMQ and Kafka."""
 
 from dbify.backends.queue.base import Delivery, Queue, QueueUnavailable
 from dbify.backends.queue.memory import MemoryQueue

@@ -2,14 +2,16 @@
 
 Delivery is at-least-once: a message consumed but not acked is delivered again, to
 this or another consumer, once its consumer is gone (RabbitMQ: connection closed) or it
-has stayed unacked longer than ``claim_idle_seconds`` (Redis Streams, in-process).
+has stayed unacked longer than ``claim_idle_seconds`` (Redis Streams, in-process), or
+its partition is handed to another member of the group (Kafka).
 Consumers must therefore be idempotent. Adapters raise ``QueueUnavailable`` for any
 broker failure so callers handle one exception type.
 
     Queue (Protocol)
     ├── MemoryQueue        in-process, the all-in-one default
     ├── RedisStreamQueue   Redis Streams, consumer group, XAUTOCLAIM
-    └── RabbitQueue        durable queue, publisher confirms (aio-pika)
+    ├── RabbitQueue        durable queue, publisher confirms (aio-pika)
+    └── KafkaQueue         a topic, a consumer group, offsets committed on ack (aiokafka)
 """
 
 from __future__ import annotations
