@@ -117,7 +117,7 @@ async def test_a_batch_left_unacked_is_fetched_again_after_claim_idle() -> None:
 
 
 async def test_an_unreachable_broker_is_queue_unavailable_and_the_batch_spooled(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -132,6 +132,13 @@ async def test_an_unreachable_broker_is_queue_unavailable_and_the_batch_spooled(
     _record(recorder, 5)
     await publisher.flush(force=True)
     assert (publisher.published, publisher.spooled, publisher.queue_up) == (0, 1, False)
+    for _ in range(2):  # the spool's replay probes the broker at every flush
+        _record(recorder, 5)
+        await publisher.flush(force=True)
+    assert (publisher.published, publisher.spooled, publisher.queue_up) == (0, 3, False)
+    warnings = [r for r in caplog.records if r.name == "dbify.analytics"]
+    assert len(warnings) == 1, warnings  # one per outage, not one per flush
+    assert "spooling to disk" in warnings[0].getMessage()
     await queue.close()
 
 

@@ -120,13 +120,18 @@ class RequestLogPublisher:
         log.warning("request log spool full (%d bytes); dropped a batch", self.spool.size)
 
     async def _replay_spool(self) -> None:
-        """Ship spooled messages first (keeps order); marks the queue up on success."""
+        """Ship spooled messages first (keeps order); marks the queue up on success.
+
+        While the queue is down this is the probe, once a flush: a failure leaves it
+        marked down without another warning (one per outage, not one a second)."""
         while True:
             batch = self.spool.oldest(20)
             if not batch:
                 self.queue_up = True
                 return
-            self.queue_up = True
             if not await self._publish([body for _, body in batch]):
                 return
+            if not self.queue_up:
+                log.info("request log queue available again, replaying the spool")
+                self.queue_up = True
             self.spool.remove([path for path, _ in batch])
