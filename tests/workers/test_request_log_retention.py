@@ -27,11 +27,12 @@ from tests.fixtures.control import open_control, sign_up_and_token
 
 pytestmark = pytest.mark.anyio
 
-TODAY = datetime.now(UTC).date()
-
 
 def _aged(i: int, days_ago: int, project: str) -> RequestLog:
-    midnight = int(datetime.combine(TODAY, time(), UTC).timestamp()) - days_ago * 86_400
+    # Today when the event is made, not when the module was imported: a suite collected
+    # before midnight (UTC) and run after it dated every event a day too early.
+    today = datetime.now(UTC).date()
+    midnight = int(datetime.combine(today, time(), UTC).timestamp()) - days_ago * 86_400
     return RequestLog(
         event_id=f"e{i}", timestamp_us=(midnight + 3_600) * 1_000_000, project_id=project,
         request_id=f"r{i}", method="GET", path="/t", target="t", query_shape="", status=200,
