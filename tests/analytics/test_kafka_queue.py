@@ -41,6 +41,17 @@ async def _drain(worker: RequestLogWorker, expected: int) -> int:
     return written
 
 
+async def _consume_bodies(queue: KafkaQueue, count: int) -> list[bytes]:
+    """Bodies consumed (not acked) until ``count`` arrive or ~10 s pass (the group
+    forms in ~3 s)."""
+    bodies: list[bytes] = []
+    for _ in range(20):
+        bodies += [delivery.body for delivery in await queue.consume(10, 0.5)]
+        if len(bodies) == count:
+            break
+    return bodies
+
+
 async def test_published_requests_reach_the_store_once(tmp_path: Path) -> None:
     topic = f"test.logs-{os.urandom(4).hex()}"
     recorder = RequestRecorder(capacity=10_000)
@@ -73,11 +84,7 @@ async def test_killed_worker_batch_is_redelivered_and_stored_once(tmp_path: Path
 
     # Worker A writes the batch, then goes away before acking: its partition goes to B.
     doomed = _queue(topic)
-    taken: list[bytes] = []
-    for _ in range(20):
-        taken += [delivery.body for delivery in await doomed.consume(10, 0.5)]
-        if len(taken) == 3:
-            break
+    taken = await _consume_bodies(doomed, 3)
     assert len(taken) == 3
     await store.insert([event for body in taken for event in decode_batch(body)])
     await doomed.close()
@@ -149,11 +156,7 @@ async def test_a_batch_left_unacked_is_fetched_again_after_claim_idle() -> None:
     topic = f"test.claim-{os.urandom(4).hex()}"
     queue = KafkaQueue(kafka_url(), topic=topic, group=f"{topic}.w", claim_idle_seconds=0.5)
     await queue.publish([b"a", b"b", b"c"])
-    first: list[bytes] = []
-    for _ in range(20):
-        first += [delivery.body for delivery in await queue.consume(10, 0.5)]
-        if len(first) == 3:
-            break
+    first = await _consume_bodies(queue, 3)
     assert first == [b"a", b"b", b"c"]
     assert await queue.consume(10, 0.2) == []  # not yet: claim_idle has not passed
     await asyncio.sleep(0.5)
