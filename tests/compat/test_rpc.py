@@ -308,6 +308,8 @@ async def _running_sleeps(url: str) -> int:
         count = await conn.fetchval(
             "select count(*) from pg_stat_activity where state = 'active'"
             " and query like '%sleep_for%' and pid <> pg_backend_pid()"
+            # Other tests share the cluster; only this test's database counts.
+            " and datname = current_database()"
         )
         return int(count)
     finally:
