@@ -21,12 +21,15 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import AMQPException
+from aiormq.exceptions import ChannelInvalidStateError
 
 from dbify.backends.queue.base import Delivery, QueueUnavailable
 
 __all__ = ["RabbitQueue"]
 
 _POLL_SECONDS = 0.05
+# A closed channel raises aiormq's ChannelInvalidStateError, a RuntimeError, not an AMQPError.
+_BROKER_ERRORS = (AMQPException, ChannelInvalidStateError, OSError, TimeoutError)
 
 
 class RabbitQueue:
@@ -51,7 +54,7 @@ class RabbitQueue:
             self._channel = await self._connection.channel(publisher_confirms=True)
             await self._channel.set_qos(prefetch_count=0)
             self._queue = await self._channel.declare_queue(self._queue_name, durable=True)
-        except (AMQPException, OSError, TimeoutError) as error:
+        except _BROKER_ERRORS as error:
             await self._drop()
             raise QueueUnavailable(f"rabbitmq: {error}") from error
         return self._channel, self._queue
@@ -80,7 +83,7 @@ class RabbitQueue:
                     for body in bodies
                 ]
                 await asyncio.gather(*confirms)
-            except (AMQPException, OSError, TimeoutError) as error:
+            except _BROKER_ERRORS as error:
                 await self._drop()
                 raise QueueUnavailable(f"rabbitmq: {error}") from error
 
@@ -91,7 +94,7 @@ class RabbitQueue:
             _, queue = await self._open()
             try:
                 while len(out) < max_count:
-                    message = await queue.get(no_ack=False, fail=False)
+                    message = await self._get(queue)
                     if message is None:
                         if out or time.monotonic() >= deadline:
                             break
@@ -100,10 +103,29 @@ class RabbitQueue:
                     tag = str(message.delivery_tag)
                     self._unacked[tag] = message
                     out.append(Delivery(tag, message.body))
-            except (AMQPException, OSError, TimeoutError) as error:
+            except _BROKER_ERRORS as error:
                 await self._drop()
                 raise QueueUnavailable(f"rabbitmq: {error}") from error
         return out
+
+    @staticmethod
+    async def _get(queue: AbstractQueue) -> AbstractIncomingMessage | None:
+        """One ``basic.get`` that a cancellation cannot cut in half.
+
+        aiormq closes the channel when an RPC on it is cancelled, and with the channel go
+        its unacked deliveries: the batch a worker is about to write and ack (a worker's
+        ``stop`` cancels the consume that waits for more). So the get finishes, and a
+        message it brings after all goes back to the queue.
+        """
+        get = asyncio.ensure_future(queue.get(no_ack=False, fail=False))
+        try:
+            return await asyncio.shield(get)
+        except asyncio.CancelledError:
+            with contextlib.suppress(*_BROKER_ERRORS):
+                late = await get
+                if late is not None:
+                    await late.nack(requeue=True)
+            raise
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         async with self._lock:
@@ -112,7 +134,7 @@ class RabbitQueue:
                     message = self._unacked.pop(delivery.tag, None)
                     if message is not None:
                         await message.ack()
-            except (AMQPException, OSError) as error:
+            except _BROKER_ERRORS as error:
                 await self._drop()
                 raise QueueUnavailable(f"rabbitmq: {error}") from error
 
@@ -122,7 +144,7 @@ class RabbitQueue:
             try:
                 # A passive declare reads the queue's ready count without changing it.
                 declared = await channel.declare_queue(self._queue_name, passive=True)
-            except (AMQPException, OSError, TimeoutError) as error:
+            except _BROKER_ERRORS as error:
                 await self._drop()
                 raise QueueUnavailable(f"rabbitmq: {error}") from error
             count = declared.declaration_result.message_count
