@@ -107,7 +107,11 @@ class DbifyApp:
         )
 
     def rest_url(self, project_id: str) -> str:
-        return f"{self.public_url}/p/{project_id}/{_REST_PREFIX}"
+        return self.rest_url_of(self.public_url, project_id)
+
+    @staticmethod
+    def rest_url_of(public_url: str, project_id: str) -> str:
+        return f"{public_url}/p/{project_id}/{_REST_PREFIX}"
 
     def data_api_project(self, path: str) -> str | None:
         """The project id when ``path`` is the data API (``/p/{id}/rest/v1...``) and no

@@ -8,22 +8,14 @@ nothing else is printed there (scripts rely on it); logs go to stderr.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import click
 import orjson
-import uvicorn
 
 from dbify import __version__
-from dbify.app import DbifyApp
 from dbify.control.access_roles.cli import access_roles
 from dbify.control.cli import keys, migrate, projects, users
 from dbify.control.cron.cli import scheduler
@@ -31,72 +23,12 @@ from dbify.control.lint.cli import lint
 from dbify.control.search.cli import search
 from dbify.control.secrets.cli import secrets
 from dbify.control.serve import serve_platform
-from dbify.http_protocol import JsonErrorsHttpToolsProtocol
+from dbify.http_server import run_loop, serve_app
 from dbify.settings import InvalidSettings, describe_settings, load_settings
 from dbify.typegen.cli import gen
 from dbify.workers.command import worker
 
 log = logging.getLogger("dbify")
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        asyncio.run(main())
-
-
-class _GracefulServer(uvicorn.Server):
-    """uvicorn's server, minus one step: after a graceful shutdown uvicorn re-raises the
-    SIGTERM/SIGINT it caught, and with the default handler back that kills the process
-    before ``serve_platform``'s cleanup runs (request-log buffer flushed to the queue,
-    pools and the metadata store closed). Here the signal only starts the shutdown:
-    stop accepting, finish the requests in flight, clean up, exit 0."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        stops = (signal.SIGINT, signal.SIGTERM)
-        originals = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
-        try:
-            yield
-        finally:
-            for sig, handler in originals.items():
-                signal.signal(sig, handler)
-
-
-async def _serve_app(
-    app: DbifyApp, host: str, port: int, on_listening: Callable[[int], None]
-) -> None:
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        http=JsonErrorsHttpToolsProtocol,  # httptools, with JSON errors for unparsable requests
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-    )
-    server = _GracefulServer(config)
-    # What is loaded by now (modules, settings, schema snapshots) lives as long as the
-    # process. Frozen, the collector stops rescanning it: a full collection over those
-    # ~130k objects takes ~70 ms, which showed as p99 stalls of every request in flight.
-    gc.collect()
-    gc.freeze()
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            await task
-            raise click.ClickException(f"Could not listen on {host}:{port}")
-        await asyncio.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-    on_listening(int(bound))
-    await task
 
 
 class _Main(click.Group):
@@ -131,6 +63,13 @@ def main() -> None:
 @click.option("--schema", "schemas", multiple=True, help="Schema to expose (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the project as one JSON line.")
 @click.option("--name", default="default", help="Project name.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Serving processes on the port (default from settings: 1). More than one needs "
+    "the scale-out backends (PostgreSQL metadata, Redis events, a broker for request logs).",
+)
 def serve(
     database_url: str | None,
     host: str | None,
@@ -138,13 +77,29 @@ def serve(
     schemas: tuple[str, ...],
     as_json: bool,
     name: str,
+    workers: int | None,
 ) -> None:
     """Serve every project of the metadata store and the management API at /api."""
     settings = load_settings()
-    _run(
+    workers = settings.server.workers if workers is None else workers
+    if workers > 1:
+        from dbify.control.serve_workers import serve_workers
+
+        serve_workers(
+            settings,
+            workers=workers,
+            host=host or settings.server.host,
+            port=settings.server.port if port is None else port,
+            database_url=database_url,
+            schemas=schemas or settings.api.schemas,
+            name=name,
+            as_json=as_json,
+        )
+        return
+    run_loop(
         lambda: serve_platform(
             settings,
-            _serve_app,
+            serve_app,
             database_url=database_url,
             host=host or settings.server.host,
             port=settings.server.port if port is None else port,
@@ -169,10 +124,10 @@ def demo(
     from dbify.demo.platform import run_demo
 
     settings = load_settings()
-    _run(
+    run_loop(
         lambda: run_demo(
             settings,
-            _serve_app,
+            serve_app,
             host=host or settings.server.host,
             port=settings.server.port if port is None else port,
             database_server_url=database_server_url,

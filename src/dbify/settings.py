@@ -28,6 +28,13 @@ class ServerSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="Interface the HTTP server listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Serving processes sharing the port (more than one needs the scale-out "
+        "backends: see `dbify serve --workers`).",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL clients use to reach Dbify (for printed and documented URLs); "
@@ -332,6 +339,11 @@ class SearchSettings(BaseModel):
     enabled: bool = Field(True, description="Serve /p/{id}/search/v1 and keep indexes in sync.")
     backend: Literal["tantivy", "elasticsearch"] = Field(
         "tantivy", description="Full-text engine: embedded tantivy (data_dir/search) or a server."
+    )
+    index_dir: Path | None = Field(
+        None,
+        description="Where the embedded engines keep this process's indexes (default "
+        "data_dir/search); each `dbify serve --workers` worker gets its own below it.",
     )
     elasticsearch_url: str | None = Field(
         None, description="http(s)://… of Elasticsearch/OpenSearch for the elasticsearch backend."

@@ -6,6 +6,8 @@ aio-pika, aiokafka or clickhouse-driver.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dbify.backends.analytics.base import AnalyticsStore
 from dbify.backends.embeddings import Embedder
 from dbify.backends.events import EventBus, MemoryEventBus
@@ -101,7 +103,7 @@ def build_search_backends(
     else:
         from dbify.backends.search.tantivy_index import TantivyBackend
 
-        text = TantivyBackend(settings.data_dir / "search" / "text")
+        text = TantivyBackend(_index_dir(settings) / "text")
     if config.embedder == "none":
         return text, None, None
     embedder: Embedder
@@ -126,4 +128,8 @@ def build_search_backends(
         return text, PgVectorStore(config.pgvector_url.get_secret_value()), embedder
     from dbify.backends.vectors.lance import LanceVectorStore
 
-    return text, LanceVectorStore(settings.data_dir / "search" / "vectors"), embedder
+    return text, LanceVectorStore(_index_dir(settings) / "vectors"), embedder
+
+
+def _index_dir(settings: Settings) -> Path:
+    return settings.search.index_dir or settings.data_dir / "search"

@@ -42,7 +42,7 @@ from dbify.secrets_box import SecretBoxError
 from dbify.settings import Settings
 from dbify.tracing import TracingUnavailable, start_tracing
 
-__all__ = ["Listening", "ServedProject", "serve_platform"]
+__all__ = ["Listening", "ServedProject", "prepare_store", "print_banner", "serve_platform"]
 
 ServeApp = Callable[[DbifyApp, str, int, Callable[[int], None]], Awaitable[None]]
 
@@ -64,6 +64,7 @@ class Listening:
 
     public_url: str
     project: ServedProject | None
+    projects: int = 0  # how many the metadata store holds
 
 
 async def _project_for_url(
@@ -83,6 +84,57 @@ async def _project_for_url(
     anon, service = await plane.projects.issue_default_keys(existing.id)
     await plane.projects.listener.project_changed(existing.id)
     return existing.id, anon, service
+
+
+def print_banner(listening: Listening, *, as_json: bool, workers: int = 1) -> None:
+    """What ``dbify serve`` prints once it listens: with ``as_json`` and a project, only
+    its JSON line on stdout (scripts read it)."""
+    served = listening.project
+    if served is not None:
+        if as_json:
+            line = {"id": served.id, "rest_url": served.rest_url,
+                    "anon_key": served.anon_key, "service_key": served.service_key}  # fmt: skip
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+            return
+        click.echo(f"Dbify {__version__} serving project {served.id}")
+        click.echo(f"  REST URL     {served.rest_url}")
+        click.echo(f"  anon key     {served.anon_key}")
+        click.echo(f"  service key  {served.service_key}")
+    else:
+        click.echo(f"Dbify {__version__} serving {listening.projects} project(s)")
+    if workers > 1:
+        click.echo(f"  Workers      {workers} processes on one port")
+    click.echo(
+        f"  Management   {listening.public_url}/api/v1  (docs: {listening.public_url}/api/docs)"
+    )
+    click.echo("Press Ctrl+C to stop.")
+
+
+async def prepare_store(
+    settings: Settings, url: str | None, schemas: tuple[str, ...], name: str
+) -> tuple[str, str, str] | None:
+    """What ``serve_platform`` does before serving, for ``dbify serve --workers``, whose
+    workers must not race to do it: migrate the store (when ``migrate_on_start``), check
+    the master keys open it, and for ``url`` create or reuse the project and issue a key
+    pair: (id, anon key, service key)."""
+    bus = await open_event_bus(settings)
+    shared = bus if settings.events.backend == "redis" else None  # running replicas reload
+    try:
+        plane = await open_control_plane(
+            settings, migrate=settings.metadata.migrate_on_start, bus=shared
+        )
+        try:
+            return None if url is None else await _project_for_url(plane, url, schemas, name)
+        finally:
+            await plane.close()
+    except SecretBoxError as error:
+        raise click.ClickException(str(error)) from None
+    except DbifyError as error:
+        details = f": {error.details}" if isinstance(error.details, str) else ""
+        raise click.ClickException(f"{error.message}{details}") from None
+    finally:
+        await bus.close()
 
 
 async def _start_request_logging(
@@ -179,29 +231,16 @@ async def serve_platform(
                 shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
                 app.public_url = f"http://{shown}:{bound}"
                 plane.projects.public_url = app.public_url
-            if announce is not None:
-                served = None
-                if shortcut is not None:
-                    project_id, anon, service = shortcut
-                    served = ServedProject(project_id, app.rest_url(project_id), anon, service)
-                announce(Listening(app.public_url, served))
-                return
+            served = None
             if shortcut is not None:
                 project_id, anon, service = shortcut
-                line = {"id": project_id, "rest_url": app.rest_url(project_id),
-                        "anon_key": anon, "service_key": service}  # fmt: skip
-                if as_json:
-                    sys.stdout.write(json.dumps(line) + "\n")
-                    sys.stdout.flush()
-                    return
-                click.echo(f"Dbify {__version__} serving project {project_id}")
-                click.echo(f"  REST URL     {line['rest_url']}")
-                click.echo(f"  anon key     {anon}")
-                click.echo(f"  service key  {service}")
+                served = ServedProject(project_id, app.rest_url(project_id), anon, service)
+            assert plane.directory is not None
+            listening = Listening(app.public_url, served, len(plane.directory.all()))
+            if announce is not None:
+                announce(listening)
             else:
-                click.echo(f"Dbify {__version__} serving {len(plane.directory.all())} project(s)")  # type: ignore[union-attr]
-            click.echo(f"  Management   {app.public_url}/api/v1  (docs: {app.public_url}/api/docs)")
-            click.echo("Press Ctrl+C to stop.")
+                print_banner(listening, as_json=as_json)
 
         try:
             await serve_app(app, host, port, on_listening)
