@@ -75,6 +75,28 @@ async def test_published_requests_reach_the_store_once(tmp_path: Path) -> None:
     await store.close()
 
 
+async def test_a_batch_too_large_for_one_message_is_split_to_fit(tmp_path: Path) -> None:
+    """10,000 of these events are 1.38 MB of JSON rows, over Kafka's 1 MB a message: the
+    publisher spooled the batch and marked the queue down. It now halves the batch until
+    each message fits; nothing is spooled, every event arrives."""
+    topic = f"test.big-{os.urandom(4).hex()}"
+    recorder = RequestRecorder(capacity=20_000)
+    publishing = _queue(topic)
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 26)
+    publisher = RequestLogPublisher(recorder, publishing, spool, batch_size=10_000)
+    _record(recorder, 10_000)
+    await publisher.flush(force=True)
+    assert (publisher.spooled, len(spool), publisher.queue_up) == (0, 0, True)
+    assert publisher.published >= 2
+    consuming = _queue(topic)
+    bodies = await _consume_bodies(consuming, publisher.published)
+    assert len(bodies) == publisher.published
+    assert max(map(len, bodies)) <= KafkaQueue.max_message_bytes  # type: ignore[operator]
+    assert sum(len(decode_batch(body)) for body in bodies) == 10_000
+    for queue in (consuming, publishing):
+        await queue.close()
+
+
 async def test_killed_worker_batch_is_redelivered_and_stored_once(tmp_path: Path) -> None:
     topic = f"test.kill-{os.urandom(4).hex()}"
     events = _events(300)

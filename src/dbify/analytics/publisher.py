@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from dbify.analytics.event import encode_entries, encode_rows, entry_rows
 from dbify.analytics.recorder import RequestRecorder
@@ -96,10 +97,22 @@ class RequestLogPublisher:
             entries = self.recorder.take(min(self.batch_size, left))
             left -= len(entries)
             # JSON rows for a broker, reused for the spool if the broker refuses them.
-            rows = None if in_process else encode_rows(entry_rows(entries))
-            if self.queue_up and await self._publish([rows or encode_entries(entries)]):
+            rows = None if in_process else self._rows(entries)
+            if self.queue_up and await self._publish(rows or [encode_entries(entries)]):
                 continue
-            self._spool(rows or encode_rows(entry_rows(entries)))
+            for body in rows or self._rows(entries):
+                self._spool(body)
+
+    def _rows(self, entries: list[tuple[Any, ...]]) -> list[bytes]:
+        """``entries`` as JSON rows messages, halved until each fits the queue: a message
+        the broker refuses for its size would be spooled, and its replay, oldest first,
+        would then hold back every batch after it."""
+        body = encode_rows(entry_rows(entries))
+        limit = self.queue.max_message_bytes
+        if limit is None or len(body) <= limit or len(entries) == 1:
+            return [body]
+        half = len(entries) // 2
+        return self._rows(entries[:half]) + self._rows(entries[half:])
 
     async def _publish(self, bodies: list[bytes]) -> bool:
         try:

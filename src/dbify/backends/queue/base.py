@@ -39,6 +39,9 @@ class Queue(Protocol):
     # True when messages never leave this process (the in-process queue): the request
     # log may then send entries messages (``analytics.event.encode_entries``) through it.
     in_process: bool
+    # The largest body the queue takes, or None when no batch comes near its limit: the
+    # publisher splits a batch whose message would be larger (Kafka: 1 MB by default).
+    max_message_bytes: int | None
 
     async def publish(self, bodies: Sequence[bytes]) -> None:
         """Store every body durably before returning (or raise ``QueueUnavailable``)."""

@@ -18,8 +18,8 @@ stored) is fetched again: the consumer seeks back to it, as Redis claims such me
 
 The topic is not created here: give it as many partitions as workers you want, or let
 the broker create it (``auto.create.topics.enable``). A message must fit the broker's
-``message.max.bytes`` (1 MB by default): ``analytics.batch_size`` bounds it (~300 bytes
-an event).
+``message.max.bytes`` (1 MB by default): the publisher splits a batch whose message
+would exceed ``max_message_bytes`` (~300 bytes an event: past ~3,000 events).
 """
 
 from __future__ import annotations
@@ -70,6 +70,9 @@ class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
 
 class KafkaQueue:
     in_process = False
+    # Under both the producer's max_request_size and the broker's message.max.bytes
+    # (1 MiB by default), with room for the record batch's own overhead.
+    max_message_bytes: int | None = 900_000
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ __all__ = ["MemoryQueue"]
 
 class MemoryQueue:
     in_process = True
+    max_message_bytes: int | None = None
 
     def __init__(self, *, capacity: int = 100_000, claim_idle_seconds: float = 30.0) -> None:
         self._capacity = capacity

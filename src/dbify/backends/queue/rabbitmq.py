@@ -34,6 +34,7 @@ _BROKER_ERRORS = (AMQPException, ChannelInvalidStateError, OSError, TimeoutError
 
 class RabbitQueue:
     in_process = False
+    max_message_bytes: int | None = None
 
     def __init__(self, url: str, *, queue: str = "dbify.request-log") -> None:
         self._url = url

@@ -22,6 +22,7 @@ __all__ = ["RedisStreamQueue"]
 
 class RedisStreamQueue:
     in_process = False
+    max_message_bytes: int | None = None
 
     def __init__(
         self,
