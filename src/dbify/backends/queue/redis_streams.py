@@ -19,6 +19,10 @@ from dbify.backends.queue.base import Delivery, QueueUnavailable
 
 __all__ = ["RedisStreamQueue"]
 
+_SOCKET_TIMEOUT = 5.0
+# consume may return empty before wait_seconds (its contract is "at most").
+_MAX_BLOCK_SECONDS = _SOCKET_TIMEOUT - 1
+
 
 class RedisStreamQueue:
     in_process = False
@@ -34,7 +38,9 @@ class RedisStreamQueue:
         claim_idle_seconds: float = 30.0,
         max_length: int = 10_000_000,
     ) -> None:
-        self._client = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self._client = aioredis.from_url(
+            url, socket_timeout=_SOCKET_TIMEOUT, socket_connect_timeout=2
+        )
         self._stream = stream
         self._group = group
         self._consumer = consumer or f"{os.uname().nodename}-{os.getpid()}-{os.urandom(3).hex()}"
@@ -74,7 +80,9 @@ class RedisStreamQueue:
                     self._consumer,
                     {self._stream: ">"},
                     count=max_count,
-                    block=max(1, int(wait_seconds * 1000)),
+                    # A longer block would outlast the socket's timeout: an idle worker
+                    # (wait 5 s by default) then failed every round with "Timeout reading".
+                    block=max(1, int(min(wait_seconds, _MAX_BLOCK_SECONDS) * 1000)),
                 )
                 entries = list(found[0][1]) if found else []  # type: ignore[index]
         except (RedisError, OSError) as error:
