@@ -29,6 +29,7 @@ from aiosmtpd.controller import Controller
 from cryptography.fernet import Fernet
 
 from tests.fixtures.server import RunningServer, start_server, stop_server
+from tests.fixtures.waiting import until
 
 pytestmark = pytest.mark.timing  # a takeover within a deadline
 
@@ -75,14 +76,6 @@ def _leads(server: RunningServer, singleton: str) -> bool:
     found = re.search(rf"^dbify_leader_{singleton} (\S+)$", text, re.MULTILINE)
     assert found is not None, f"no dbify_leader_{singleton} in /metrics"
     return float(found.group(1)) == 1.0
-
-
-def _until(check: Callable[[], bool], seconds: float) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < seconds, "not within the deadline"
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def test_one_leader_per_singleton_and_failover(
@@ -132,9 +125,9 @@ def test_one_leader_per_singleton_and_failover(
             anyio.run(_sql, database_url, f"ALTER TABLE publishers ADD COLUMN {column} text")
             path = f"/publishers?select=id,{column}&limit=1"
             for s in survivors:
-                _until(lambda s=s: httpx.get(f"{s.rest_url}{path}",  # type: ignore[misc]
+                until(lambda s=s: httpx.get(f"{s.rest_url}{path}",  # type: ignore[misc]
                        headers={"apikey": s.service_key}).status_code == 200, 10)  # fmt: skip
-            _until(lambda: len(handler.messages) > before, 10)
+            until(lambda: len(handler.messages) > before, 10)
             time.sleep(2.0)  # a second replica would have recorded and mailed by now
             after = anyio.run(_sql, metadata, "SELECT count(*) FROM schema_changes")[0][0]
             assert after - recorded == 1
@@ -145,8 +138,8 @@ def test_one_leader_per_singleton_and_failover(
         leader = next(s for s in servers if _leads(s, "schema_watch"))
         survivor = next(s for s in servers if s is not leader)
         leader.process.kill()  # SIGKILL: no goodbye; PostgreSQL ends its session and lock
-        took = _until(lambda: _leads(survivor, "schema_watch"), 8)
-        _until(lambda: _leads(survivor, "scheduler"), 8)
+        took = until(lambda: _leads(survivor, "schema_watch"), 8)
+        until(lambda: _leads(survivor, "scheduler"), 8)
         print(f"the standby took the schema watch over after {took:.2f} s")
         change_once([survivor])
     finally:

@@ -24,7 +24,6 @@ import os
 import secrets
 import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +38,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.fixtures.server import RunningServer, start_server, stop_server
+from tests.fixtures.services import clickhouse_up
+from tests.fixtures.waiting import until
 
 pytestmark = pytest.mark.timing  # revocations within a second, several servers
 
@@ -46,14 +47,6 @@ REDIS_URL = os.environ.get("DBIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AMQP_URL = os.environ.get("DBIFY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN = ("ops@example.com", "correct horse battery")
 RATE_BURST = 100
-
-
-def _clickhouse_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 9000), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 async def _sql(url: str, sql: str) -> list[asyncpg.Record]:
@@ -172,7 +165,7 @@ def cluster(make_database: Callable[..., str]) -> Iterator[Cluster]:
         " CREATE TABLE ticks (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());",
     )
     env = _env(make_database())
-    clickhouse = f"dbify_scale_{secrets.token_hex(4)}" if _clickhouse_up() else None
+    clickhouse = f"dbify_scale_{secrets.token_hex(4)}" if clickhouse_up() else None
     if clickhouse is not None:
         env.update(_analytics_env(clickhouse))
     subprocess.run(
@@ -227,15 +220,6 @@ def _get(server: RunningServer, path: str, key: str) -> httpx.Response:
     return httpx.get(f"{server.rest_url}{path}", headers={"apikey": key}, timeout=10)
 
 
-def _until(check: Callable[[], bool], seconds: float) -> float:
-    """Seconds until ``check()`` held (fails after ``seconds``)."""
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < seconds, "not within the deadline"
-        time.sleep(0.02)
-    return time.monotonic() - started
-
-
 def test_requests_spread_over_both_instances_are_answered(cluster: Cluster) -> None:
     for i in range(20):
         server = cluster.one if i % 2 else cluster.two
@@ -260,13 +244,13 @@ def test_key_created_on_one_works_and_revoked_on_one_is_refused_by_the_other(
     r = httpx.post(api, json={"name": "mobile", "role": "service"}, headers=auth)
     assert r.status_code == 201, r.text
     key, key_id = r.json()["key"], r.json()["id"]
-    created = _until(lambda: _get(cluster.two, "/authors?limit=1", key).status_code == 200, 1.0)
+    created = until(lambda: _get(cluster.two, "/authors?limit=1", key).status_code == 200, 1.0)
 
     assert _get(cluster.two, "/authors?limit=1", key).status_code == 200
     r = httpx.delete(f"{api}/{key_id}", headers=auth)
     assert r.status_code == 204, r.text
     assert _get(cluster.one, "/authors?limit=1", key).status_code == 401  # at once, locally
-    revoked = _until(lambda: _get(cluster.two, "/authors?limit=1", key).status_code == 401, 1.0)
+    revoked = until(lambda: _get(cluster.two, "/authors?limit=1", key).status_code == 401, 1.0)
     print(f"created key usable on the other instance after {created * 1000:.0f} ms; "
           f"revoked key refused after {revoked * 1000:.0f} ms")  # fmt: skip
 
@@ -290,10 +274,10 @@ def test_a_key_revoked_from_the_cli_is_refused_by_every_instance_within_a_second
                               "--role", "service", "--json"))  # fmt: skip
     key = created["key"]
     for server in (cluster.one, cluster.two):  # a CLI-made key is announced too
-        _until(lambda s=server: _get(s, "/authors?limit=1", key).status_code == 200, 1.0)  # type: ignore[misc]
+        until(lambda s=server: _get(s, "/authors?limit=1", key).status_code == 200, 1.0)  # type: ignore[misc]
     _cli(cluster, "keys", "revoke", cluster.project, created["id"])
     for server in (cluster.one, cluster.two):
-        took = _until(lambda s=server: _get(s, "/authors?limit=1", key).status_code == 401, 1.0)  # type: ignore[misc]
+        took = until(lambda s=server: _get(s, "/authors?limit=1", key).status_code == 401, 1.0)  # type: ignore[misc]
         print(f"CLI revocation applied after {took * 1000:.0f} ms")
 
 
@@ -303,11 +287,11 @@ def test_project_update_on_one_applies_on_the_other(cluster: Cluster) -> None:
     r = httpx.patch(api, json={"max_rows": 1}, headers=auth)
     assert r.status_code == 200, r.text
     try:
-        _until(lambda: len(_get(cluster.two, "/books", cluster.two.service_key).json()) == 1, 1.0)
+        until(lambda: len(_get(cluster.two, "/books", cluster.two.service_key).json()) == 1, 1.0)
     finally:
         r = httpx.patch(api, json={"max_rows": 1000}, headers=auth)
         assert r.status_code == 200, r.text
-    _until(lambda: len(_get(cluster.two, "/books", cluster.two.service_key).json()) > 1, 1.0)
+    until(lambda: len(_get(cluster.two, "/books", cluster.two.service_key).json()) > 1, 1.0)
 
 
 def test_a_schema_change_refreshes_both_instances(cluster: Cluster) -> None:
@@ -315,7 +299,7 @@ def test_a_schema_change_refreshes_both_instances(cluster: Cluster) -> None:
     anyio.run(_sql, cluster.database_url, f"ALTER TABLE publishers ADD COLUMN {column} text;")
     path = f"/publishers?select=id,{column}&limit=1"
     for server in (cluster.one, cluster.two):
-        _until(lambda s=server: _get(s, path, s.service_key).status_code == 200, 10.0)  # type: ignore[misc]
+        until(lambda s=server: _get(s, path, s.service_key).status_code == 200, 10.0)  # type: ignore[misc]
 
 
 def test_rate_limits_are_shared_between_instances(cluster: Cluster) -> None:
@@ -323,7 +307,7 @@ def test_rate_limits_are_shared_between_instances(cluster: Cluster) -> None:
     auth = {"authorization": f"Bearer {cluster.token}"}
     r = httpx.post(api, json={"name": "busy", "role": "service"}, headers=auth)
     key = r.json()["key"]
-    _until(lambda: _get(cluster.two, "/authors?limit=1", key).status_code == 200, 1.0)
+    until(lambda: _get(cluster.two, "/authors?limit=1", key).status_code == 200, 1.0)
     statuses: dict[str, list[int]] = {"one": [], "two": []}
     with httpx.Client(headers={"apikey": key}, timeout=10) as client:
         for i in range(RATE_BURST + 30):
@@ -347,7 +331,7 @@ def test_every_request_appears_once_in_analytics(cluster: Cluster) -> None:
     r = httpx.post(api, json={"name": "logged", "role": "service"}, headers=auth)
     assert r.status_code == 201, r.text
     key = r.json()["key"]
-    _until(lambda: _get(cluster.two, "/authors?limit=1", key).status_code == 200, 1.0)
+    until(lambda: _get(cluster.two, "/authors?limit=1", key).status_code == 200, 1.0)
     marker = f"scale-out-{secrets.token_hex(4)}"
     request_ids: set[str] = set()
     with httpx.Client(headers={"apikey": key, "user-agent": marker}, timeout=10) as client:
@@ -370,7 +354,7 @@ def test_every_request_appears_once_in_analytics(cluster: Cluster) -> None:
 
     clickhouse = Client("127.0.0.1")
     try:
-        took = _until(lambda: len(logged()) >= 40, 20.0)
+        took = until(lambda: len(logged()) >= 40, 20.0)
         time.sleep(0.5)  # anything published twice would have arrived by now
         rows = logged()
     finally:
@@ -403,7 +387,7 @@ def test_the_standalone_scheduler_runs_each_occurrence_once(cluster: Cluster) ->
             rows = anyio.run(_sql, cluster.database_url, "SELECT count(*) AS n FROM ticks")
             return int(rows[0]["n"])
 
-        _until(lambda: ticks() >= 3, 10.0)
+        until(lambda: ticks() >= 3, 10.0)
         r = httpx.get(f"{jobs}/{job}/runs", headers=auth, params={"limit": 100})
         assert r.status_code == 200, r.text
     finally:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,19 +31,13 @@ from cryptography.fernet import Fernet
 
 from dbify.cli import main
 from tests.fixtures.server import RunningServer, start_server, stop_server
+from tests.fixtures.services import clickhouse_up
+from tests.fixtures.waiting import until
 
 pytestmark = pytest.mark.timing  # revocations within a second, several processes
 
 REDIS_URL = os.environ.get("DBIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CONNECTIONS = 32
-
-
-def _clickhouse_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 9000), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def _env(metadata_url: str) -> dict[str, str]:
@@ -90,7 +83,7 @@ def _workers_of(supervisor: int) -> list[int]:
 
 def _serving(server: RunningServer, count: int) -> list[int]:
     """The workers' pids, once ``count`` of them run."""
-    _until(lambda: len(_workers_of(server.process.pid)) == count, 10)
+    until(lambda: len(_workers_of(server.process.pid)) == count, 10)
     return _workers_of(server.process.pid)
 
 
@@ -125,14 +118,6 @@ def _established_by_worker(workers: list[int], port: int) -> dict[int, int]:
     return counts
 
 
-def _until(check: Callable[[], bool], seconds: float) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < seconds, "not within the deadline"
-        time.sleep(0.02)
-    return time.monotonic() - started
-
-
 def _cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "dbify", *args],
@@ -155,7 +140,7 @@ class Workers:
 @pytest.fixture(scope="module")
 def workers(make_database: Callable[..., str]) -> Iterator[Workers]:
     env = _env(make_database())
-    clickhouse = f"dbify_workers_{secrets.token_hex(4)}" if _clickhouse_up() else None
+    clickhouse = f"dbify_workers_{secrets.token_hex(4)}" if clickhouse_up() else None
     if clickhouse is not None:
         env.update(_analytics_env(clickhouse))
     server = start_server(make_database("fixture.sql"), "--workers", "2", env=env)
@@ -241,7 +226,7 @@ def test_a_revoked_key_is_refused_by_every_worker_within_a_second(workers: Worke
         def refused_everywhere() -> bool:
             return all(c.get("/books?select=id&limit=1").status_code == 401 for c in clients)
 
-        assert _until(refused_everywhere, 1.0) < 1.0
+        assert until(refused_everywhere, 1.0) < 1.0
     finally:
         for client in clients:
             client.close()
@@ -267,7 +252,7 @@ def test_every_request_of_both_workers_is_logged_once(workers: Workers) -> None:
         f" WHERE user_agent = '{agent}'"
     )
     try:
-        _until(lambda: store.execute(query)[0][0] >= 3 * CONNECTIONS, 20)
+        until(lambda: store.execute(query)[0][0] >= 3 * CONNECTIONS, 20)
         time.sleep(0.5)  # anything written twice would show by now
         assert store.execute(query) == [(3 * CONNECTIONS, 3 * CONNECTIONS)]
     finally:
@@ -278,7 +263,7 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(workers: Worke
     supervisor = workers.server.process.pid
     victim, survivor = _workers_of(supervisor)
     os.kill(victim, signal.SIGKILL)
-    _until(lambda: not _alive(victim), 5)
+    until(lambda: not _alive(victim), 5)
     for n in range(40):  # new connections: only listening workers are chosen
         r = httpx.get(
             f"{workers.server.rest_url}/books?id=eq.{n}",
@@ -286,7 +271,7 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(workers: Worke
             timeout=10,
         )
         assert r.status_code == 200, r.text
-    _until(lambda: len(_workers_of(supervisor)) == 2, 30)
+    until(lambda: len(_workers_of(supervisor)) == 2, 30)
     replacement = next(pid for pid in _workers_of(supervisor) if pid != survivor)
     assert replacement != victim
 
@@ -301,7 +286,7 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(workers: Worke
             for client in clients:
                 client.close()
 
-    _until(both_serving, 30)
+    until(both_serving, 30)
 
 
 def test_sigterm_stops_every_worker_and_a_killed_supervisor_takes_them_along(
@@ -317,6 +302,6 @@ def test_sigterm_stops_every_worker_and_a_killed_supervisor_takes_them_along(
             code = server.process.wait(30)
             assert code == (0 if stop == signal.SIGTERM else -signal.SIGKILL)
             # Orphans are reparented and reaped by init; alive means still running.
-            _until(lambda: not any(_alive(pid) for pid in pids), 15)  # noqa: B023
+            until(lambda: not any(_alive(pid) for pid in pids), 15)  # noqa: B023
         finally:
             stop_server(server)

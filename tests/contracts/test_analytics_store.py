@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -23,19 +22,12 @@ from dbify.backends.analytics.base import (
     supports_ttl,
 )
 from dbify.workers.request_log_retention import RequestLogRetention
+from tests.fixtures.services import clickhouse_up
 
 pytestmark = pytest.mark.anyio
 # Recent events: older ones would be removed by the 30-day TTL on the first merge.
 BASE_US = (int(time.time()) // 86_400 - 1) * 86_400 * 1_000_000
 CLICKHOUSE_URL = os.environ.get("DBIFY_TEST_CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/default")
-
-
-def _server_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 9000), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def event(i: int, project: str = "p1", status: int = 200) -> RequestLog:
@@ -66,7 +58,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
         opened = ChdbProcessStore(tmp_path / "chdb", retention_days=30)
     else:
-        if not _server_up():
+        if not clickhouse_up():
             pytest.skip("needs a ClickHouse server on 127.0.0.1:9000")
         from dbify.backends.analytics.clickhouse import ClickHouseStore
 
@@ -169,7 +161,7 @@ async def test_tables_of_an_earlier_release_gain_new_columns(tmp_path: Path, kin
         opened = ChdbStore(tmp_path / "chdb", retention_days=30)
         drop = None
     else:
-        if not _server_up():
+        if not clickhouse_up():
             pytest.skip("needs a ClickHouse server on 127.0.0.1:9000")
         from clickhouse_driver import Client
 

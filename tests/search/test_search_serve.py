@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import orjson
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 
 from dbify.cli import main
 from tests.fixtures.server import RunningServer, admin_token, start_server, stop_server
+from tests.fixtures.waiting import until
 
 _BOOKS = ["Fixing cars at home", "A history of gardens", "Roses for beginners"]
 
@@ -44,15 +44,6 @@ def _titles(data: httpx.Client, query: str, key: str) -> list[str]:
     found = data.get("/books", params={"q": query}, headers={"apikey": key})
     assert found.status_code == 200, found.text
     return [item["row"]["title"] for item in found.json()["items"]]
-
-
-def _eventually(check: Callable[[], Any], seconds: float) -> float:
-    """Seconds until ``check()`` is truthy (fails after ``seconds``)."""
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < seconds, "not searchable in time"
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def test_index_search_push_and_permissions(search_server: tuple[RunningServer, str]) -> None:
@@ -82,15 +73,15 @@ def test_index_search_push_and_permissions(search_server: tuple[RunningServer, s
         author = rest.get("/authors", params={"select": "id", "limit": "1"}).json()[0]["id"]
         posted = rest.post("/books", json={"title": "Tractors and cars", "author_id": author})
         assert posted.status_code == 201, posted.text
-        _eventually(lambda: "Tractors and cars" in _titles(data, "cars", service), 2.0)
+        until(lambda: "Tractors and cars" in _titles(data, "cars", service), 2.0)
         patched = rest.patch(
             "/books", params={"title": "eq.Roses for beginners"}, json={"title": "Roses and cars"}
         )
         assert patched.status_code == 204, patched.text
-        _eventually(lambda: "Roses and cars" in _titles(data, "cars", service), 2.0)
+        until(lambda: "Roses and cars" in _titles(data, "cars", service), 2.0)
         deleted = rest.delete("/books", params={"title": "eq.Fixing cars at home"})
         assert deleted.status_code == 204, deleted.text
-        _eventually(lambda: "Fixing cars at home" not in _titles(data, "cars", service), 2.0)
+        until(lambda: "Fixing cars at home" not in _titles(data, "cars", service), 2.0)
         # (a deleted row is never a hit: hits are re-read. A DELETE names no keys, so its
         # push is an xmin catch-up: let it pass before writing behind Dbify's back.)
         time.sleep(1.0)

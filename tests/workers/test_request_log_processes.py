@@ -13,7 +13,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,16 +26,9 @@ from click.testing import CliRunner
 
 from dbify.cli import main
 from tests.fixtures.server import RunningServer, admin_token, start_server, stop_server
+from tests.fixtures.services import clickhouse_up
 
 REDIS_PORT = 6393
-
-
-def _clickhouse_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 9000), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def _make_requests(server: RunningServer, ok: int) -> None:
@@ -101,7 +93,7 @@ def own_redis() -> Iterator[str]:
 
 @pytest.fixture
 def clickhouse_url() -> Iterator[str]:
-    if not _clickhouse_up():
+    if not clickhouse_up():
         pytest.skip("needs a ClickHouse server on 127.0.0.1:9000")
     from clickhouse_driver import Client
 

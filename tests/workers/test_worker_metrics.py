@@ -14,7 +14,6 @@ import asyncio
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,18 +29,11 @@ from dbify.analytics.event import RequestLog, encode_batch
 from dbify.backends.loader import build_queue
 from dbify.settings import Settings
 from tests.fixtures.kafka_broker import kafka_url
+from tests.fixtures.services import clickhouse_up
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 EVENTS_PER_MESSAGE = 4
 MESSAGES = 3
-
-
-def _clickhouse_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 9000), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def _redis_up() -> bool:
@@ -55,7 +47,7 @@ def _redis_up() -> bool:
 def worker_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """Settings of a standalone request-log worker on its own stream (or topic) and
     database."""
-    if not _clickhouse_up() or not _redis_up():
+    if not clickhouse_up() or not _redis_up():
         pytest.skip("needs Redis on 6379 and a ClickHouse server on 127.0.0.1:9000")
     from clickhouse_driver import Client
 
