@@ -107,7 +107,6 @@ class _Supervisor:
     settings: Settings
     host: str
     port: int
-    count: int
     workers: dict[int, _Worker] = field(default_factory=dict)
     pauses: dict[int, float] = field(default_factory=dict)  # index -> next restart pause
     due: dict[int, float] = field(default_factory=dict)  # index -> when to restart it
@@ -243,9 +242,7 @@ def serve_workers(
     try:
         bound = int(placeholder.getsockname()[1])
         metadata = settings.metadata.model_copy(update={"migrate_on_start": False})
-        supervisor = _Supervisor(
-            settings.model_copy(update={"metadata": metadata}), host, bound, workers
-        )
+        supervisor = _Supervisor(settings.model_copy(update={"metadata": metadata}), host, bound)
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             supervisor.stopping = True
