@@ -114,7 +114,10 @@ class UsersSettings(BaseModel):
     signup_enabled: bool = Field(True, description="Anyone may create an account.")
     session_hours: float = Field(24 * 7, gt=0, description="Lifetime of a dashboard session.")
     login_attempts_per_minute: int = Field(
-        10, ge=1, description="Failed sign-ins allowed per client address and email per minute."
+        10,
+        ge=1,
+        description="Failed sign-ins allowed per client address and email per minute "
+        "(counted in Redis in scale-out mode: see auth.rate_limit_redis_url).",
     )
     secure_cookies: Literal["auto", "always", "never"] = Field(
         "auto",
@@ -175,7 +178,9 @@ class AuthSettings(BaseModel):
     )
     rate_limit_burst: int = Field(50, ge=1, description="Bucket size of both rate limits.")
     rate_limit_redis_url: str | None = Field(
-        None, description="Share rate limits between instances through Redis (redis://...)."
+        None,
+        description="Share rate limits between instances through Redis (redis://...); "
+        "failed sign-ins are counted there too (else on the Redis event bus, if any).",
     )
 
 

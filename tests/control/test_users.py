@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 
 import pytest
 from starlette.requests import Request
 
 from dbify.control.access import SYSTEM
+from dbify.control.users.rate_limit import RedisLoginRateLimiter
 from dbify.control.users.routes import secure_cookies
 from dbify.settings import Settings
 from tests.fixtures.control import open_control
 
 pytestmark = pytest.mark.anyio
+# A database of its own: the keys hold the test client's address, which other tests share.
+LOGIN_REDIS = os.environ.get("DBIFY_TEST_LOGIN_REDIS_URL", "redis://127.0.0.1:6379/12")
 _CREDENTIALS = {"email": "Ada@Example.com", "password": "correct horse"}
 
 
@@ -148,6 +153,60 @@ async def test_sign_in_is_rate_limited(control_settings: Callable[..., Settings]
         limited = await c.api.post("/auth/sign-in", json=_CREDENTIALS)
         assert limited.status_code == 429
         assert limited.json()["code"] == "DBIFY605"
+
+
+async def test_sign_in_limits_are_shared_by_processes_through_redis(
+    control_settings: Callable[..., Settings],
+) -> None:
+    """Two control planes (two replicas, or two ``--workers``) on one Redis: three
+    failures on one and the fourth attempt is refused by the other. Before, each process
+    counted alone, so N processes allowed N times the guesses."""
+    settings = control_settings(
+        users={"login_attempts_per_minute": 3}, auth={"rate_limit_redis_url": LOGIN_REDIS}
+    )
+    try:
+        async with open_control(settings) as one, open_control(settings) as two:
+            await one.api.post("/auth/sign-up", json=_CREDENTIALS)
+            for _ in range(3):
+                wrong = await one.api.post(
+                    "/auth/sign-in", json={**_CREDENTIALS, "password": "wrong password"}
+                )
+                assert wrong.status_code == 401
+            limited = await two.api.post("/auth/sign-in", json=_CREDENTIALS)
+            assert limited.status_code == 429
+            assert limited.json()["code"] == "DBIFY605"
+    finally:
+        await _forget_login_failures()
+
+
+async def test_sign_in_limits_fall_back_to_the_process_when_redis_is_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    limiter = RedisLoginRateLimiter(f"redis://127.0.0.1:{port}/0", 2)
+    try:
+        for _ in range(2):
+            assert await limiter.allowed("10.0.0.1", "a@example.com")
+            await limiter.record_failure("10.0.0.1", "a@example.com")
+        assert not await limiter.allowed("10.0.0.1", "a@example.com")
+        assert await limiter.allowed("10.0.0.2", "b@example.com")
+    finally:
+        await limiter.close()
+    warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+async def _forget_login_failures() -> None:
+    """This test's failures are keyed by the test client's address: other tests on
+    that Redis database must not inherit them for a minute."""
+    import redis.asyncio as redis
+
+    client = redis.from_url(LOGIN_REDIS)
+    async for key in client.scan_iter("dbify:login:*"):
+        await client.delete(key)
+    await client.aclose()
 
 
 async def test_openapi_and_docs_are_served(control_settings: Callable[..., Settings]) -> None:

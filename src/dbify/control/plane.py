@@ -23,7 +23,7 @@ from dbify.control.projects.store import ProjectStore
 from dbify.control.schema_watcher.schemas import SchemaWatchHandle
 from dbify.control.secrets.service import check_sealed_values
 from dbify.control.secrets.store import SealedValueStore
-from dbify.control.users.rate_limit import LoginRateLimiter
+from dbify.control.users.rate_limit import build_login_limiter
 from dbify.control.users.service import UserService
 from dbify.control.users.store import UserStore
 from dbify.metadata import MetadataStore, metadata_url, open_metadata_store, run_migrations
@@ -48,6 +48,7 @@ class ControlPlane:
     async def close(self) -> None:
         if self.directory is not None:
             await self.directory.close()
+        await self.users.close()
         await self.store.close()
 
 
@@ -123,7 +124,7 @@ async def open_control_plane(
         )
         users = UserService(
             users_store,
-            LoginRateLimiter(settings.users.login_attempts_per_minute),
+            build_login_limiter(settings),
             signup_enabled=settings.users.signup_enabled,
             session_hours=settings.users.session_hours,
         )

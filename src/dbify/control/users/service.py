@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from dbify.control.access import Caller
 from dbify.control.errors import ControlCodes, control_error
-from dbify.control.users.rate_limit import LoginRateLimiter
+from dbify.control.users.rate_limit import LoginLimiter
 from dbify.control.users.schemas import TokenCreated, TokenOut, UserOut
 from dbify.control.users.store import SessionRecord, TokenRecord, UserRecord, UserStore
 
@@ -66,7 +66,7 @@ class UserService:
     def __init__(
         self,
         store: UserStore,
-        limiter: LoginRateLimiter,
+        limiter: LoginLimiter,
         *,
         signup_enabled: bool,
         session_hours: float,
@@ -75,6 +75,9 @@ class UserService:
         self._limiter = limiter
         self._signup_enabled = signup_enabled
         self._session_lifetime = timedelta(hours=session_hours)
+
+    async def close(self) -> None:
+        await self._limiter.close()
 
     async def sign_up(self, email: str, password: str) -> UserRecord:
         if not self._signup_enabled:
@@ -109,7 +112,7 @@ class UserService:
         self, email: str, password: str, address: str
     ) -> tuple[UserRecord, NewSession]:
         email = email.strip().lower()
-        if not self._limiter.allowed(address, email):
+        if not await self._limiter.allowed(address, email):
             raise control_error(
                 ControlCodes.RATE_LIMITED,
                 "Too many failed sign-in attempts; try again in a minute",
@@ -120,7 +123,7 @@ class UserService:
         except (VerificationError, InvalidHashError):
             user = None
         if user is None:
-            self._limiter.record_failure(address, email)
+            await self._limiter.record_failure(address, email)
             raise control_error(ControlCodes.UNAUTHENTICATED, "Invalid email or password")
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = _now()
