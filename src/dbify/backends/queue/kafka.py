@@ -69,14 +69,12 @@ class _Hushed(logging.Filter):
         super().__init__()
         self._seconds = seconds
         self._last: dict[tuple[str, object], float] = {}
-        self.hushed = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
         key = (record.name, record.msg)
         now = time.monotonic()
         last = self._last.get(key)
         if last is not None and now - last < self._seconds:
-            self.hushed += 1
             return False
         if len(self._last) >= 1000:  # templates are few; formatted messages are not
             self._last.clear()
@@ -84,11 +82,11 @@ class _Hushed(logging.Filter):
         return True
 
 
-HUSHED = _Hushed()
+_HUSHED = _Hushed()
 # A logger's filters see only what is logged to it, not what its children pass up.
 for _name in list(logging.root.manager.loggerDict):
     if _name == "aiokafka" or _name.startswith("aiokafka."):
-        logging.getLogger(_name).addFilter(HUSHED)
+        logging.getLogger(_name).addFilter(_HUSHED)
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
