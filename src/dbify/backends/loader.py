@@ -17,7 +17,13 @@ from dbify.backends.search import SearchBackend
 from dbify.backends.vectors import VectorStore
 from dbify.settings import Settings
 
-__all__ = ["build_analytics_store", "build_queue", "build_search_backends", "open_event_bus"]
+__all__ = [
+    "build_analytics_store",
+    "build_queue",
+    "build_search_backends",
+    "open_event_bus",
+    "search_index_dir",
+]
 
 
 def build_queue(settings: Settings) -> Queue:
@@ -103,7 +109,7 @@ def build_search_backends(
     else:
         from dbify.backends.search.tantivy_index import TantivyBackend
 
-        text = TantivyBackend(_index_dir(settings) / "text")
+        text = TantivyBackend(search_index_dir(settings) / "text")
     if config.embedder == "none":
         return text, None, None
     embedder: Embedder
@@ -128,8 +134,9 @@ def build_search_backends(
         return text, PgVectorStore(config.pgvector_url.get_secret_value()), embedder
     from dbify.backends.vectors.lance import LanceVectorStore
 
-    return text, LanceVectorStore(_index_dir(settings) / "vectors"), embedder
+    return text, LanceVectorStore(search_index_dir(settings) / "vectors"), embedder
 
 
-def _index_dir(settings: Settings) -> Path:
+def search_index_dir(settings: Settings) -> Path:
+    """Where this process's embedded search engines keep their indexes."""
     return settings.search.index_dir or settings.data_dir / "search"

@@ -40,6 +40,7 @@ from types import FrameType
 import click
 
 from dbify.app import DbifyApp
+from dbify.backends.loader import search_index_dir
 from dbify.control.serve import (
     Listening,
     ServedProject,
@@ -117,8 +118,8 @@ class _Supervisor:
         mine, theirs = context.Pipe()
         settings = self.settings
         if settings.search.enabled:  # embedded indexes: one directory per worker
-            root = settings.search.index_dir or settings.data_dir / "search"
-            search = settings.search.model_copy(update={"index_dir": root / f"worker-{index}"})
+            own = search_index_dir(settings) / f"worker-{index}"
+            search = settings.search.model_copy(update={"index_dir": own})
             settings = settings.model_copy(update={"search": search})
         process = context.Process(
             target=_worker_main,
