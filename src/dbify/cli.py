@@ -82,28 +82,25 @@ def serve(
     """Serve every project of the metadata store and the management API at /api."""
     settings = load_settings()
     workers = settings.server.workers if workers is None else workers
+    host = host or settings.server.host
+    port = settings.server.port if port is None else port
+    schemas = schemas or settings.api.schemas
     if workers > 1:
         from dbify.control.serve_workers import serve_workers
 
         serve_workers(
-            settings,
-            workers=workers,
-            host=host or settings.server.host,
-            port=settings.server.port if port is None else port,
-            database_url=database_url,
-            schemas=schemas or settings.api.schemas,
-            name=name,
-            as_json=as_json,
-        )
+            settings, workers=workers, host=host, port=port, database_url=database_url,
+            schemas=schemas, name=name, as_json=as_json,
+        )  # fmt: skip
         return
     run_loop(
         lambda: serve_platform(
             settings,
             serve_app,
             database_url=database_url,
-            host=host or settings.server.host,
-            port=settings.server.port if port is None else port,
-            schemas=schemas or settings.api.schemas,
+            host=host,
+            port=port,
+            schemas=schemas,
             as_json=as_json,
             name=name,
         )

@@ -86,6 +86,12 @@ async def _project_for_url(
     return existing.id, anon, service
 
 
+def _click_error(error: DbifyError) -> click.ClickException:
+    """The ``--database-url`` project could not be made: one line, no traceback."""
+    details = f": {error.details}" if isinstance(error.details, str) else ""
+    return click.ClickException(f"{error.message}{details}")
+
+
 def print_banner(listening: Listening, *, as_json: bool, workers: int = 1) -> None:
     """What ``dbify serve`` prints once it listens: with ``as_json`` and a project, only
     its JSON line on stdout (scripts read it)."""
@@ -131,8 +137,7 @@ async def prepare_store(
     except SecretBoxError as error:
         raise click.ClickException(str(error)) from None
     except DbifyError as error:
-        details = f": {error.details}" if isinstance(error.details, str) else ""
-        raise click.ClickException(f"{error.message}{details}") from None
+        raise _click_error(error) from None
     finally:
         await bus.close()
 
@@ -198,8 +203,7 @@ async def serve_platform(
             try:
                 shortcut = await _project_for_url(plane, database_url, schemas, name)
             except DbifyError as error:
-                details = f": {error.details}" if isinstance(error.details, str) else ""
-                raise click.ClickException(f"{error.message}{details}") from None
+                raise _click_error(error) from None
         assert plane.directory is not None
         management = create_management_app(plane)
         app = DbifyApp(

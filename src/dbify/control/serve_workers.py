@@ -160,8 +160,9 @@ class _Supervisor:
         while not self.stopping:
             pipes = {w.pipe: w for w in self.workers.values() if w.pipe_open}
             sentinels = [w.process.sentinel for w in self.workers.values()]
-            timeout = 0.5 if not self.due else max(0.0, min(self.due.values()) - time.monotonic())
-            for ready in wait([*pipes, *sentinels], timeout=min(timeout, 0.5)):
+            # Half a second at most, so a signal's flag is seen; sooner if a restart is due.
+            timeout = max(0.0, min([0.5, *(when - time.monotonic() for when in self.due.values())]))
+            for ready in wait([*pipes, *sentinels], timeout=timeout):
                 if ready in pipes:
                     self._message(pipes[ready])
             for worker in list(self.workers.values()):
