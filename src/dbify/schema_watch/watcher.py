@@ -163,10 +163,13 @@ class ProjectWatcher:
 
     async def _watch(self, conn: asyncpg.Connection) -> None:
         schemas = self.target.schemas
-        mode = await self._select_mode(conn)
-        fingerprint = await read_fingerprint(conn, schemas)
+        # Cleared before the first looks, not after: a ``check_mode`` or a notification
+        # arriving while they run (an install right after the project was created) must
+        # wake the loop, or the watcher polls until the next interval.
         self._wake.clear()
         self._reasons.clear()
+        mode = await self._select_mode(conn)
+        fingerprint = await read_fingerprint(conn, schemas)
         await self._on_change(self, conn, mode)
         while True:
             woken = await self._sleep(self._settings.poll_interval_seconds)
