@@ -391,6 +391,56 @@ def test_memoized_writes_answer_as_parsed_ones(db: WriteServer) -> None:
     ]  # fmt: skip
 
 
+def test_bare_writes_bind_their_own_bodies_and_answer_as_parsed_ones(db: WriteServer) -> None:
+    """From the second one-row write of a shape on, a bare write (no representation, no
+    check) runs the remembered statement (pipeline._bare_write): each request's own body
+    and operands are written, the answers equal the first's, and any body that does not
+    fit the shape (other keys or order, an array, bad JSON) gets what a parsed request
+    gets."""
+    posted = [db.client.post("/tags", json={"name": f"bare-{n}"}) for n in range(4)]
+    assert {(r.status_code, r.headers["content-range"], r.content) for r in posted} == {
+        (201, "*/*", b"")
+    }
+    ids = {
+        r["name"]: r["id"] for r in db.rows("select id, name from tags where name like 'bare-%'")
+    }
+    assert sorted(ids) == ["bare-0", "bare-1", "bare-2", "bare-3"]
+    array = db.client.post("/tags", json=[{"name": "bare-a1"}, {"name": "bare-a2"}])
+    assert array.status_code == 201
+    swapped = db.client.post("/tags", content=b'{"id": 990001, "name": "bare-k"}')
+    assert swapped.status_code == 201
+    extra = db.client.post("/tags", json={"name": "bare-x", "nope": 1})
+    assert (extra.status_code, extra.json()["code"]) == (400, "PGRST204"), extra.text
+    bad = db.client.post("/tags", content=b'{"name": ')
+    assert (bad.status_code, bad.json()["code"]) == (400, "PGRST102"), bad.text
+    scalar = db.client.post("/tags", content=b"[1]")
+    assert (scalar.status_code, scalar.json()["code"]) == (400, "PGRST102"), scalar.text
+    patched = [
+        db.client.patch(f"/tags?id=eq.{ids[f'bare-{n}']}", json={"name": f"bare-p{n}"})
+        for n in range(3)
+    ]
+    assert [(r.status_code, r.headers["content-range"]) for r in patched] == [(204, "0-0/*")] * 3
+    missed = db.client.patch("/tags?id=eq.987654", json={"name": "nobody"})
+    assert (missed.status_code, missed.headers["content-range"]) == (204, "*/*")
+    deleted = [db.client.delete(f"/tags?id=eq.{ids[f'bare-{n}']}") for n in (0, 1)]
+    assert [(r.status_code, r.headers["content-range"]) for r in deleted] == [(204, "*/*")] * 2
+    # tx=rollback is never bare: the repeated dry runs keep nothing.
+    dry = [
+        db.client.delete(f"/tags?id=eq.{ids['bare-3']}", headers={"Prefer": "tx=rollback"})
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in dry] == [204, 204, 204]
+    left = {
+        r["name"]: r["id"] for r in db.rows("select id, name from tags where name like 'bare-%'")
+    }
+    assert sorted(left) == ["bare-3", "bare-a1", "bare-a2", "bare-k", "bare-p2"]
+    assert (left["bare-p2"], left["bare-3"], left["bare-k"]) == (
+        ids["bare-2"],
+        ids["bare-3"],
+        990001,
+    )
+
+
 @pytest.mark.parametrize("method", ["PATCH", "DELETE"])
 def test_unfiltered_mutation_is_refused(db: WriteServer, method: str) -> None:
     before = db.rows("select count(*) as n, max(name) as m from tags")

@@ -329,3 +329,59 @@ def test_the_memo_keys_on_the_headers_the_parser_reads(snapshot: SchemaSnapshot)
         assert raw2 is not None
         assert cache.memoized_request(raw2, snapshot) is None, header
     assert cache.memoized_request(raw, replace(snapshot)) is None  # a new snapshot
+
+
+# --- bare writes: remembered under their raw shape, served without a request object ----
+
+_BARE: list[tuple[str, str, bytes | None, dict[str, str], tuple[str, ...] | None]] = [
+    ("POST", "books", b'{"title": "A", "author_id": 1}', {}, ("title", "author_id")),
+    ("PATCH", "books?id=eq.1", b'{"price": 1}', {"prefer": "return=minimal"}, ("price",)),
+    ("DELETE", "books?id=eq.1", None, {}, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "target", "body", "headers", "keys"), _BARE)
+def test_bare_writes_are_remembered_with_the_keys_their_body_must_have(
+    snapshot: SchemaSnapshot,
+    method: str,
+    target: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    keys: tuple[str, ...] | None,
+) -> None:
+    cache = WriteCache()
+    request, payload, raw, reparse = _filtered(method, target, body, headers)
+    assert raw is not None
+    plan, statement = cache.plan_and_statement(
+        request, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw, reparse=reparse
+    )
+    bare = cache.bare_write(raw, snapshot)
+    assert bare is not None
+    assert (bare.keys, bare.sql, bare.plan) == (keys, statement.sql, replace(plan, body=None))
+    assert statement.counted
+    assert cache.bare_write(raw, replace(snapshot)) is None  # another snapshot: forgotten
+
+
+_NOT_BARE: list[tuple[str, str, bytes, dict[str, str]]] = [
+    ("POST", "books", b'{"title": "A"}', {"prefer": "return=representation"}),
+    ("POST", "books?columns=title", b'{"title": "A", "x": 1}', {}),
+    ("POST", "books", b'[{"title": "A"}, {"title": "B"}]', {}),
+    ("POST", "books", b'{"title": "A"}', {"prefer": "missing=default"}),
+    ("POST", "books", b"title\nA\n", {"content-type": "text/csv"}),
+    ("POST", "authors", b'{"id": 1, "name": "X"}', {"prefer": "return=headers-only"}),
+    ("PATCH", "books?id=eq.1", b'{"price": 1}', {"prefer": "return=representation"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "target", "body", "headers"), _NOT_BARE)
+def test_writes_that_return_or_reshape_rows_are_not_bare(
+    snapshot: SchemaSnapshot, method: str, target: str, body: bytes, headers: dict[str, str]
+) -> None:
+    cache = WriteCache()
+    request, payload, raw, reparse = _filtered(method, target, body, headers)
+    assert raw is not None
+    cache.plan_and_statement(
+        request, snapshot, payload, allow_unfiltered=False, policy=None, raw=raw, reparse=reparse
+    )
+    assert cache.memoized_request(raw, snapshot) is not None  # cacheable, yet not bare
+    assert cache.bare_write(raw, snapshot) is None

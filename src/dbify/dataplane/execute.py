@@ -368,9 +368,8 @@ async def _write_result(conn: _Connection, statement: Statement) -> WriteResult:
     """The result of a write: from its command tag when it is ``counted`` (a bare
     INSERT/UPDATE/DELETE: ``INSERT 0 3``, ``UPDATE 3``), else from its result row."""
     if statement.counted:
-        tag = await conn.execute(statement.sql, *statement.params)
-        return WriteResult(affected=int(tag.rpartition(" ")[2]), inserted=None, body=None,
-                           location=())  # fmt: skip
+        affected = await _command_count(conn, statement)
+        return WriteResult(affected=affected, inserted=None, body=None, location=())
     row = await _first_row(conn, statement)
     if row is None:  # pragma: no cover - the write statement always returns one row
         raise DbifyError(Codes.INTERNAL, "The write returned no result row")
@@ -401,6 +400,19 @@ async def execute_write(
     )
     assert result is not None  # _write_result returns or raises
     return result
+
+
+async def _command_count(conn: _Connection, statement: Statement) -> int:
+    tag = await conn.execute(statement.sql, *statement.params)
+    return int(tag.rpartition(" ")[2])
+
+
+async def execute_counted(project: Project, principal: Principal, statement: Statement) -> int:
+    """Run a bare write (``counted``, no check, committed) and return the rows it
+    wrote, read from its command tag; errors as ``execute_write``."""
+    affected = await run_statement(project, principal, statement, _command_count)
+    assert affected is not None  # _command_count returns or raises
+    return affected
 
 
 async def execute_call(

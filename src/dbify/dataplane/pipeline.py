@@ -15,9 +15,15 @@ import orjson
 from dbify import __version__
 from dbify.auth.principal import Principal, authenticate, authenticate_jwt, bearer_jwt
 from dbify.dataplane.changes import ChangeSink, Operation, RowChange
-from dbify.dataplane.execute import WriteResult, execute_call, execute_read, execute_write
+from dbify.dataplane.execute import (
+    WriteResult,
+    execute_call,
+    execute_counted,
+    execute_read,
+    execute_write,
+)
 from dbify.dataplane.grammar import parse_request
-from dbify.dataplane.grammar.payload import parse_payload
+from dbify.dataplane.grammar.payload import one_object_text, parse_payload
 from dbify.dataplane.grammar.raw_shape import (
     RawShape,
     masked_query,
@@ -35,8 +41,9 @@ from dbify.dataplane.respond_call import respond_call
 from dbify.dataplane.respond_write import respond_write, write_check
 from dbify.dataplane.role_schema import snapshot_for_role
 from dbify.dataplane.sql.call import build_call
+from dbify.dataplane.sql.statement import Statement
 from dbify.dataplane.timing import current_timing
-from dbify.dataplane.write_cache import NotMemoized, Reparse
+from dbify.dataplane.write_cache import BareWrite, NotMemoized, Reparse, bind
 from dbify.errors import Codes, DbifyError
 
 
@@ -109,6 +116,11 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
         if raw_shape is not None and timing is not None:
             timing.query_shape = masked_query(raw_shape)
         if raw_shape is not None and not principal.read_only:
+            bare = project.writes.bare_write(raw_shape, project.snapshot)
+            if bare is not None:  # a bare write seen before: no request object at all
+                answer = await _bare_write(project, principal, bare, raw, raw_shape[1], changes)
+                if answer is not None:
+                    return _timed(project, answer, started)
             memoized = project.writes.memoized_request(raw_shape, project.snapshot)
             if memoized is not None:  # a write shape seen before: no parsing or planning
                 try:
@@ -276,6 +288,54 @@ async def _write(
         body = payload.json if payload is not None else None
         changes.row_changed(_row_change(project, plan, request, result, body))
     return respond_write(request, plan, result)
+
+
+async def _bare_write(
+    project: Project,
+    principal: Principal,
+    bare: BareWrite,
+    raw: RawRequest,
+    operands: tuple[str, ...],
+    changes: ChangeSink | None,
+) -> ApiResponse | None:
+    """A write of a remembered bare shape: the recorded statement with this body and
+    these operands, answered as the shape's first write of as many rows was. None,
+    before anything runs, when the request does not fit the shape (another access
+    policy, a body with other keys or not one object, a check or ``tx=rollback`` to
+    honour): the caller then takes the memoized path, which explains any error."""
+    access = principal.access
+    if bare.policy is not access and bare.policy != access:
+        return None
+    if bare.allow_unfiltered != project.settings.allow_unfiltered_mutations:
+        return None
+    if bare.unchecked is None:
+        tx = bare.request.preferences.tx
+        bare.unchecked = write_check(bare.request, bare.plan) is None and tx != "rollback"
+    if not bare.unchecked:
+        return None
+    body = None
+    if bare.keys is not None:
+        body = one_object_text(raw.body, bare.keys)
+        if body is None or project.settings.max_write_rows < 1:
+            return None
+    statement = Statement(bare.sql, bind(bare.sources, bare.params, body, operands), True)
+    affected = await execute_counted(project, principal, statement)
+    name = bare.plan.relation.name
+    if changes is not None and affected and changes.watches(project.id, name.schema, name.name):
+        result = WriteResult(affected=affected, inserted=None, body=None, location=())
+        changes.row_changed(_row_change(project, bare.plan, bare.request, result, body))
+    known = bare.responses.get(affected)
+    if known is not None:
+        return ApiResponse(known[0], b"", known[1].copy())
+    result = WriteResult(affected=affected, inserted=None, body=None, location=())
+    response = respond_write(bare.request, bare.plan, result)
+    if not response.body and len(bare.responses) < _BARE_RESPONSES:
+        bare.responses[affected] = (response.status, response.headers.copy())
+    return response
+
+
+# Responses remembered per bare shape, by rows written (one-row writes: 1, and 0).
+_BARE_RESPONSES = 4
 
 
 def _reparser(project: Project, raw: RawRequest) -> Reparse:

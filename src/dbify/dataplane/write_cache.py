@@ -34,6 +34,16 @@ statement takes this request's operands from its raw shape) and otherwise raises
 ``NotMemoized``, so the caller parses the request after all. Measured on the shared
 harness's PATCH (py-spy, ``parse_request``): ~10 % of the serving thread.
 
+Bare writes skip the request object too. A cacheable shape whose statement is bare
+(``counted``: no ``RETURNING``, the result is the command tag), whose body is one JSON
+object with the body's own keys (no ``columns=``, no ``missing=default``) or which has
+no body (DELETE) is also remembered as a ``BareWrite`` under its raw shape:
+``bare_write`` answers a later request of that raw shape with the SQL, the parameter
+sources and the keys its body must have, and ``bind`` puts its body and operands in
+place (``dataplane/bare_write.py`` runs it). Measured on the harness's one-row POST
+(``timeit``, warm): the memoized path's stages outside execution ~11 µs, the bare path's
+~3 µs.
+
 One ``WriteCache`` per project, a bounded LRU belonging to one schema snapshot: given
 another snapshot it empties itself. This module does no I/O.
 """
@@ -43,10 +53,10 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dbify.dataplane.grammar.payload import Payload
+from dbify.dataplane.grammar.payload import Payload, is_json_media
 from dbify.dataplane.grammar.raw_shape import RawShape
 from dbify.dataplane.grammar.types import ApiRequest
 from dbify.dataplane.plan.access import AccessPolicy
@@ -56,7 +66,7 @@ from dbify.dataplane.sql.statement import Param, Statement
 from dbify.errors import DbifyError
 from dbify.schema.model import SchemaSnapshot
 
-__all__ = ["NotMemoized", "Reparse", "WriteCache"]
+__all__ = ["BareWrite", "NotMemoized", "Reparse", "WriteCache"]
 
 # Valid JSON no client body equals (a random key), and operands no client sends (random,
 # and plain: letters and digits pass the raw shape's operand check).
@@ -80,6 +90,28 @@ class _Entry:
     counted: bool
 
 
+@dataclass(slots=True, eq=False)
+class BareWrite:
+    """A bare write's shape, remembered under its raw shape (see the module docstring).
+
+    ``request`` and ``plan`` are the first request's (without body); ``keys`` are the
+    keys a body must have, in order (None: the write takes no body); ``policy`` and
+    ``allow_unfiltered`` must be the caller's. ``bare_write.py`` keeps what it learns
+    of the shape in the last two fields: whether the write needs no check before
+    commit (None: not looked at yet) and its responses by rows written."""
+
+    request: ApiRequest
+    plan: MutatePlan
+    sql: str
+    params: tuple[Param, ...]
+    sources: tuple[int, ...]
+    keys: tuple[str, ...] | None
+    policy: AccessPolicy | None
+    allow_unfiltered: bool
+    unchecked: bool | None = None
+    responses: dict[int, tuple[int, list[tuple[bytes, bytes]]]] = field(default_factory=dict)
+
+
 class NotMemoized(LookupError):
     """A memoized request's shape has no cacheable entry (yet, or any more): parse it."""
 
@@ -92,6 +124,7 @@ class WriteCache:
         self._snapshot: SchemaSnapshot | None = None
         self._entries: OrderedDict[Hashable, _Entry | None] = OrderedDict()
         self._requests: OrderedDict[Hashable, ApiRequest] = OrderedDict()
+        self._bare: OrderedDict[Hashable, BareWrite] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -100,6 +133,7 @@ class WriteCache:
         if snapshot is not self._snapshot:
             self._entries.clear()
             self._requests.clear()
+            self._bare.clear()
             self._snapshot = snapshot
 
     def memoized_request(self, raw: RawShape, snapshot: SchemaSnapshot) -> ApiRequest | None:
@@ -108,6 +142,11 @@ class WriteCache:
         ``raw`` and ``memoized=True``."""
         self._use(snapshot)
         return self._requests.get(raw[0])
+
+    def bare_write(self, raw: RawShape, snapshot: SchemaSnapshot) -> BareWrite | None:
+        """The bare write remembered for ``raw``, or None."""
+        self._use(snapshot)
+        return self._bare.get(raw[0])
 
     def plan_and_statement(
         self,
@@ -144,16 +183,18 @@ class WriteCache:
                 self._requests[raw[0]] = replace(request, body=None)
                 if len(self._requests) > self.size:
                     self._requests.popitem(last=False)
+                bare = _bare(self._requests[raw[0]], payload, recorded, allow_unfiltered, policy)
+                if bare is not None:
+                    self._bare[raw[0]] = bare
+                    if len(self._bare) > self.size:
+                        self._bare.popitem(last=False)
             return plan, statement
         if not isinstance(entry, _Entry):  # no key, or a shape that is not cacheable
             return _fresh(request, snapshot, payload, allow_unfiltered, policy)
         self._entries.move_to_end(key)
         body = payload.json if payload is not None else None
-        params = [
-            body if source == _BODY else fixed if source == _CONSTANT else operands[source]
-            for source, fixed in zip(entry.sources, entry.params, strict=True)
-        ]
-        return entry.plan, Statement(entry.sql, tuple(params), entry.counted)
+        params = bind(entry.sources, entry.params, body, operands)
+        return entry.plan, Statement(entry.sql, params, entry.counted)
 
     def _key(
         self,
@@ -187,6 +228,41 @@ class WriteCache:
 
 
 _MISSING: Any = object()
+
+
+def bind(
+    sources: tuple[int, ...],
+    recorded: tuple[Param, ...],
+    body: str | None,
+    operands: tuple[str, ...],
+) -> tuple[Param, ...]:
+    """A recorded statement's parameters with this request's body and operands."""
+    return tuple(
+        body if source == _BODY else fixed if source == _CONSTANT else operands[source]
+        for source, fixed in zip(sources, recorded, strict=True)
+    )
+
+
+def _bare(
+    request: ApiRequest,
+    payload: Payload | None,
+    entry: _Entry,
+    allow_unfiltered: bool,
+    policy: AccessPolicy | None,
+) -> BareWrite | None:
+    """The bare write of a cacheable shape, or None when it is not one."""
+    if not entry.counted or request.columns is not None or request.preferences.missing:
+        return None
+    if payload is None:
+        keys = None
+    elif payload.row_count == 1 and payload.uniform and is_json_media(request.content_type):
+        keys = payload.keys
+    else:
+        return None
+    return BareWrite(
+        request, entry.plan, entry.sql, entry.params, entry.sources, keys, policy,
+        allow_unfiltered,
+    )  # fmt: skip
 
 
 def _fresh(

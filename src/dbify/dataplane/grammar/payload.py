@@ -76,7 +76,7 @@ def parse_payload(
     (400) for an empty or malformed body, an array of non-objects or mixed keys,
     ``DBIFY413`` (413) for more than ``max_rows`` rows.
     """
-    media = (content_type or _JSON).split(";", 1)[0].strip().lower()
+    media = _media(content_type)
     raw = body or b""
     if media in _JSON_SYNONYMS:
         rows = _json_rows(raw)
@@ -104,6 +104,30 @@ def parse_payload(
         )
     json = _array_text(raw, rows) if media in _JSON_SYNONYMS else orjson.dumps(rows).decode()
     return Payload(columns if columns is not None else keys, json, len(rows), uniform)
+
+
+def is_json_media(content_type: str | None) -> bool:
+    """Whether a body of this ``Content-Type`` is read as JSON."""
+    return _media(content_type) in _JSON_SYNONYMS
+
+
+def one_object_text(body: bytes | None, keys: tuple[str, ...]) -> str | None:
+    """``body`` as the one-row JSON array text ``parse_payload`` would make of it, when
+    it is one JSON object whose keys are ``keys`` in that order; else None (anything
+    else, invalid JSON included, is left to ``parse_payload``). The bare write's check."""
+    if not body or body.lstrip()[:1] != b"{":
+        return None
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(value) is not dict or tuple(value) != keys:
+        return None
+    return f"[{body.decode()}]"
+
+
+def _media(content_type: str | None) -> str:
+    return (content_type or _JSON).split(";", 1)[0].strip().lower()
 
 
 def _json_rows(raw: bytes) -> list[dict[str, object]]:
