@@ -315,8 +315,8 @@ async def _bare_write(
         return None
     body = None
     if bare.keys is not None:
-        body = one_object_text(raw.body, bare.keys)
-        if body is None or project.settings.max_write_rows < 1:
+        body = one_object_text(raw.body, bare.keys)  # one row: within max_write_rows (>= 1)
+        if body is None:
             return None
     statement = Statement(bare.sql, bind(bare.sources, bare.params, body, operands), True)
     affected = await execute_counted(project, principal, statement)
