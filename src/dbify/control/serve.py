@@ -124,22 +124,35 @@ async def prepare_store(
     workers must not race to do it: migrate the store (when ``migrate_on_start``), check
     the master keys open it, and for ``url`` create or reuse the project and issue a key
     pair: (id, anon key, service key)."""
-    bus = await open_event_bus(settings)
-    shared = bus if settings.events.backend == "redis" else None  # running replicas reload
+    bus, plane = await _open_plane(settings, serve_data=False)
     try:
-        plane = await open_control_plane(
-            settings, migrate=settings.metadata.migrate_on_start, bus=shared
-        )
-        try:
-            return None if url is None else await _project_for_url(plane, url, schemas, name)
-        finally:
-            await plane.close()
+        return None if url is None else await _project_for_url(plane, url, schemas, name)
     except SecretBoxError as error:
         raise click.ClickException(str(error)) from None
     except DbifyError as error:
         raise _click_error(error) from None
     finally:
+        await plane.close()
         await bus.close()
+
+
+async def _open_plane(settings: Settings, *, serve_data: bool) -> tuple[EventBus, ControlPlane]:
+    """The event bus and the control plane on it: with the Redis bus, changes made here
+    reach the running replicas (they reload), so the plane publishes on it; an
+    in-process bus has no one else to tell. Wrong master keys: a one-line error."""
+    bus = await open_event_bus(settings)
+    shared = bus if settings.events.backend == "redis" else None
+    try:
+        plane = await open_control_plane(
+            settings, serve_data=serve_data, migrate=settings.metadata.migrate_on_start, bus=shared
+        )
+    except SecretBoxError as error:
+        await bus.close()
+        raise click.ClickException(str(error)) from None
+    except BaseException:
+        await bus.close()
+        raise
+    return bus, plane
 
 
 async def _start_request_logging(
@@ -185,18 +198,7 @@ async def serve_platform(
     as_json: bool = False,
     announce: Callable[[Listening], None] | None = None,
 ) -> None:
-    bus = await open_event_bus(settings)
-    shared = bus if settings.events.backend == "redis" else None  # scale-out broadcasts
-    try:
-        plane = await open_control_plane(
-            settings, serve_data=True, migrate=settings.metadata.migrate_on_start, bus=shared
-        )
-    except SecretBoxError as error:  # wrong master keys: a clear message, no traceback
-        await bus.close()
-        raise click.ClickException(str(error)) from None
-    except BaseException:
-        await bus.close()
-        raise
+    bus, plane = await _open_plane(settings, serve_data=True)
     try:
         shortcut: tuple[str, str, str] | None = None
         if database_url is not None:
