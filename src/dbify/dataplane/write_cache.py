@@ -66,7 +66,7 @@ from dbify.dataplane.sql.statement import Param, Statement
 from dbify.errors import DbifyError
 from dbify.schema.model import SchemaSnapshot
 
-__all__ = ["BareWrite", "NotMemoized", "Reparse", "WriteCache"]
+__all__ = ["BareWrite", "NotMemoized", "Reparse", "WriteCache", "bind"]
 
 # Valid JSON no client body equals (a random key), and operands no client sends (random,
 # and plain: letters and digits pass the raw shape's operand check).
