@@ -186,3 +186,18 @@ def test_config_show_masks_every_secret(tmp_path: Path) -> None:
     assert "Zm9vYmFy" not in out
     assert shown["analytics"]["queue_url"] == "amqp://user:***@rabbit:5672/"
     assert shown["auth"]["rate_limit_redis_url"] == "redis://:***@redis:6379/0"
+
+
+def test_the_workers_banner_states_the_connections_a_project_may_take(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dbify.control.serve import Listening, print_banner
+
+    listening = Listening("http://127.0.0.1:8080", None, projects=3)
+    print_banner(listening, as_json=False, workers=4, pool_size=10)
+    out = capsys.readouterr().out
+    assert "4 processes on one port" in out
+    assert "4 times each project's pool_size" in out
+    assert "(default pool_size 10: 40 a project)" in out
+    print_banner(listening, as_json=False)  # one process: no such lines
+    assert "Connections" not in capsys.readouterr().out

@@ -30,7 +30,13 @@ from dbify.metadata import MetadataStore, metadata_url, open_metadata_store, run
 from dbify.secrets_box import SecretBox, load_secret_box
 from dbify.settings import Settings
 
-__all__ = ["ControlPlane", "get_plane", "open_control_plane", "public_base_url"]
+__all__ = [
+    "ControlPlane",
+    "default_pool_size",
+    "get_plane",
+    "open_control_plane",
+    "public_base_url",
+]
 
 
 @dataclass(slots=True)
@@ -60,11 +66,16 @@ def public_base_url(settings: Settings) -> str:
     return f"http://{shown}:{settings.server.port}"
 
 
+def default_pool_size(settings: Settings) -> int:
+    """A new project's pool size (a project's own is at most 100)."""
+    return min(settings.database.pool_size, 100)
+
+
 def _defaults(settings: Settings) -> ProjectConfig:
     return ProjectConfig(
         max_rows=settings.api.max_rows,
         statement_timeout_ms=settings.database.statement_timeout_ms,
-        pool_size=min(settings.database.pool_size, 100),
+        pool_size=default_pool_size(settings),
         anon_role=settings.api.anon_role,
         allow_unfiltered_writes=False,
         cors_origins=["*"],

@@ -92,9 +92,12 @@ def _click_error(error: DbifyError) -> click.ClickException:
     return click.ClickException(f"{error.message}{details}")
 
 
-def print_banner(listening: Listening, *, as_json: bool, workers: int = 1) -> None:
+def print_banner(
+    listening: Listening, *, as_json: bool, workers: int = 1, pool_size: int = 0
+) -> None:
     """What ``dbify serve`` prints once it listens: with ``as_json`` and a project, only
-    its JSON line on stdout (scripts read it)."""
+    its JSON line on stdout (scripts read it). With several workers, the database
+    connections a project may take in all: each worker has its own pools."""
     served = listening.project
     if served is not None:
         if as_json:
@@ -111,6 +114,10 @@ def print_banner(listening: Listening, *, as_json: bool, workers: int = 1) -> No
         click.echo(f"Dbify {__version__} serving {listening.projects} project(s)")
     if workers > 1:
         click.echo(f"  Workers      {workers} processes on one port")
+        click.echo(
+            f"  Connections  {workers} times each project's pool_size: every worker has its"
+            f" own pools (default pool_size {pool_size}: {workers * pool_size} a project)"
+        )
     click.echo(
         f"  Management   {listening.public_url}/api/v1  (docs: {listening.public_url}/api/docs)"
     )

@@ -41,6 +41,7 @@ import click
 
 from dbify.app import DbifyApp
 from dbify.backends.loader import search_index_dir
+from dbify.control.plane import default_pool_size
 from dbify.control.serve import (
     Listening,
     ServedProject,
@@ -262,7 +263,8 @@ def serve_workers(
                 rest_url = DbifyApp.rest_url_of(listening.public_url, project_id)
                 served = ServedProject(project_id, rest_url, anon, service)
                 listening = Listening(listening.public_url, served, listening.projects)
-            print_banner(listening, as_json=as_json, workers=workers)
+            pool_size = default_pool_size(settings)
+            print_banner(listening, as_json=as_json, workers=workers, pool_size=pool_size)
             supervisor.supervise()
         finally:
             supervisor.stop()
