@@ -13,7 +13,6 @@ Real PostgreSQL: the watcher's own connection and the real event triggers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -27,14 +26,10 @@ from tests.schema_watch.waiting import is_true, wait_until
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def url(make_database: Callable[..., str]) -> str:
-    return make_database()
-
-
 async def test_check_mode_during_the_first_look_switches_to_listen(
-    url: str, monkeypatch: pytest.MonkeyPatch
+    user_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    url = user_database
     # 60 s between polls: a switch within seconds came from the kept request.
     settings = SchemaWatchSettings(poll_interval_seconds=60.0, debounce_seconds=0.05)
     changes: list[str] = []
