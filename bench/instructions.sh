@@ -38,6 +38,9 @@ valgrind --tool=callgrind --instr-atstart=no "${TRACE[@]}" \
     "$PYTHON" -m dbify serve --database-url "$DB_URL" --port "$PORT" --json \
     >"$WORK/info" 2>"$WORK/log" &
 SERVER=$!
+# The server and its children (the chDB child): callgrind_control without a pid would
+# switch and dump every callgrind on the machine, another run's too.
+tree() { echo "$1"; for CHILD in $(ps -o pid= --ppid "$1"); do tree "$CHILD"; done; }
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 600); do [ -s "$WORK/info" ] && break; sleep 0.5; done
 read -r URL KEY < <(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["rest_url"], d["service_key"])' "$WORK/info")
@@ -48,10 +51,17 @@ if [ "$LOGGING" = on ]; then
     # The warm-up's own events: let the worker (flush every 5 s) ship them to the chDB
     # child before counting starts, or their marshalling and insert count as the run's.
     sleep 8
-    callgrind_control -i on >/dev/null 2>&1
+    for PID in $(tree "$SERVER"); do callgrind_control -i on "$PID" >/dev/null 2>&1; done
 else
     callgrind_control -i on $SERVER >/dev/null 2>&1
 fi
+if [ -n "${CONCURRENT:-}" ]; then
+    # CONCURRENT=N: wrk with N connections for REQUESTS seconds instead of sequential
+    # requests, counted from wrk's own total: batches and background ticks are then
+    # shared by as many requests as valgrind's speed allows, closer to a server under load.
+    REQUESTS=$(BENCH_APIKEY=$KEY wrk -t1 -c"$CONCURRENT" -d"${REQUESTS}s" \
+        -s "$ROOT/bench/wrk/$WORKLOAD.lua" "$URL/" -- 42 | sed -n 's/^WRKJSON .*"requests":\([0-9]*\).*/\1/p')
+else
 python3 - "$URL" "$KEY" "$REQUESTS" "$WORKLOAD" <<'PY'
 import http.client, random, sys, urllib.parse
 url, key, count, workload = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -82,10 +92,13 @@ for i in range(count):
     response.read()
     assert response.status < 300, response.status
 PY
+fi
 if [ "$LOGGING" = on ]; then
     sleep 8  # the worker's last batch of these requests reaches the chDB child
-    callgrind_control -i off >/dev/null 2>&1
-    callgrind_control -d >/dev/null 2>&1
+    for PID in $(tree "$SERVER"); do
+        callgrind_control -i off "$PID" >/dev/null 2>&1
+        callgrind_control -d "$PID" >/dev/null 2>&1
+    done
 else
     callgrind_control -i off $SERVER >/dev/null 2>&1
     callgrind_control -d $SERVER >/dev/null 2>&1
@@ -97,3 +110,12 @@ fi
 [ -n "${KEEP:-}" ] && cp "$WORK"/cg.out* "$KEEP"/
 TOTAL=$(grep -h '^summary\|^totals' "$WORK"/cg.out* | awk '{s+=$2} END {print s}')
 echo "$SRC $WORKLOAD (logging $LOGGING): $((TOTAL / REQUESTS)) instructions/request ($REQUESTS requests)"
+if [ "$LOGGING" = on ]; then
+    # The serving process alone: the request path's share, without the chDB child.
+    for OUT in "$WORK"/cg.out*; do
+        if grep -q '^cmd:.* serve ' "$OUT"; then
+            SERVING=$(grep -h '^summary\|^totals' "$OUT" | awk '{s+=$2} END {print s}')
+            [ "${SERVING:-0}" -gt 0 ] && echo "  of which the serving process: $((SERVING / REQUESTS)) instructions/request"
+        fi
+    done
+fi

@@ -236,7 +236,6 @@ class DbifyApp:
         else:
             # Hot path: clock reads and a list append; the publisher does the rest. The
             # timing collects the pool wait and database time (execute._connection).
-            ids = recorder.new_request_id(headers) if recorder is not None else None
             timing = RequestTiming()
             if tracing is not None:
                 timing.uses = []
@@ -247,18 +246,20 @@ class DbifyApp:
             finally:
                 current_timing.reset(token)
             elapsed = perf_counter_ns() - started
-            if recorder is not None and ids is not None:
-                response.headers.append((b"x-request-id", ids[1].encode("latin-1")))
-                recorder.record(
-                    project, ids, wall_ns // 1000, elapsed, timing, scope, headers, data_path,
+            request_id: str | None = None
+            if recorder is not None:
+                request_id = recorder.record(
+                    project, wall_ns // 1000, elapsed, timing, scope, headers, data_path,
                     response,
                 )  # fmt: skip
+            else:
+                request_id = headers.get("x-request-id")
             if tracing is not None:
                 tracing.data_request(
                     project_id=project.id, scope=scope, headers=headers, data_path=data_path,
                     status=response.status, body=response.body, timing=timing,
-                    request_id=ids[1] if ids is not None else headers.get("x-request-id"),
-                    started_wall_ns=wall_ns, started_ns=started, elapsed_ns=elapsed,
+                    request_id=request_id, started_wall_ns=wall_ns, started_ns=started,
+                    elapsed_ns=elapsed,
                 )  # fmt: skip
         if (
             data_path in ("", "/")

@@ -64,11 +64,10 @@ _PROJECT = SimpleNamespace(id="p1", keys=SimpleNamespace(verify=lambda presented
 
 def _record(recorder: RequestRecorder, count: int) -> None:
     for _ in range(count):
-        ids = recorder.new_request_id({})
         scope = {"method": "GET", "query_string": b"id=eq.1", "client": ("10.1.2.3", 1)}
         response = ApiResponse(200, b"[]", [(b"content-range", b"0-0/*")])
         recorder.record(
-            _PROJECT, ids, int(time.time() * 1e6), 1000, RequestTiming(), scope, {}, "/t", response
+            _PROJECT, int(time.time() * 1e6), 1000, RequestTiming(), scope, {}, "/t", response
         )
 
 

@@ -31,10 +31,11 @@ def test_entries_hold_plain_values_and_rows_decode_to_events() -> None:
     response = ApiResponse(200, b"[1]", [(b"content-range", b"0-0/*")])
     timing = RequestTiming()
     timing.db_ns, timing.queue_ns = 500_000, 30_000
-    ids = recorder.new_request_id(headers)
-    recorder.record(_PROJECT, ids, 1_000, 2_500_000, timing, scope, headers, "/orders", response)
+    request_id = recorder.record(
+        _PROJECT, 1_000, 2_500_000, timing, scope, headers, "/orders", response
+    )
     recorder.record(
-        _PROJECT, ids, 1_000, 1_000, RequestTiming(), scope, {"apikey": "nope"}, "/", response
+        _PROJECT, 1_000, 1_000, RequestTiming(), scope, {"apikey": "nope"}, "/", response
     )
     entries = recorder.take(10)
     for entry in entries:
@@ -45,7 +46,7 @@ def test_entries_hold_plain_values_and_rows_decode_to_events() -> None:
     for private in (b"secret", b"bob", b"203.0.113.7"):  # credential, filter value, address
         assert private not in body
     first, second = decode_batch(body)
-    assert (first.event_id, first.request_id, first.target, first.path) == (ids[0], ids[0], "orders", "/orders")  # fmt: skip
+    assert (first.event_id, first.request_id, first.target, first.path) == (request_id, request_id, "orders", "/orders")  # fmt: skip
     assert (first.query_shape, first.client_ip) == ("email=eq.?&select=id", "203.0.113.0")
     assert (first.rows, first.db_us, first.duration_us, first.response_bytes) == (1, 500, 2500, 3)
     assert (first.queue_us, second.queue_us, second.db_us) == (30, 0, 0)
@@ -61,7 +62,7 @@ def test_the_pipelines_key_is_logged_and_entries_messages_need_trust() -> None:
     timing = RequestTiming()
     timing.key_id, timing.role = "k9", "web_user"
     response = ApiResponse(404, b'{"code":"PGRST205","message":"m"}', [])
-    recorder.record(_PROJECT, recorder.new_request_id({}), 5, 1_000, timing, scope, {}, "/x", response)  # fmt: skip
+    recorder.record(_PROJECT, 5, 1_000, timing, scope, {}, "/x", response)
     entries = recorder.take(10)
     body = encode_entries(entries)
     assert count_events(body) is None
@@ -86,9 +87,35 @@ def test_entry_columns_are_the_rows_events_transposed() -> None:
         scope = {"method": "GET", "query_string": query, "client": ("2001:db8::1", 1)}
         timing = RequestTiming()
         timing.db_ns, timing.queue_ns = 1_234_567, 89_999
-        recorder.record(_PROJECT, recorder.new_request_id({}), 7, 5_500_000, timing, scope,
+        recorder.record(_PROJECT, 7, 5_500_000, timing, scope,
                         {"user-agent": "u" * 600}, path, ApiResponse(status, body, headers))  # fmt: skip
     entries = recorder.take(10)
     rows = [event_values(row) for row in entry_rows(entries)]
     assert entry_columns(entries) == [list(column) for column in zip(*rows, strict=True)]
     assert entry_columns([]) == [[] for _ in rows[0]]
+
+
+def test_request_ids_are_unique_in_order_and_sent_back_as_x_request_id() -> None:
+    """Ids come in blocks (``_issue``): they stay unique and ascending across a block's
+    end, each is also the response's ``X-Request-Id``, and a client's own id is kept
+    only when it is a safe header value (ASCII, printable, at most 128 characters)."""
+    recorder = RequestRecorder(capacity=1)  # full after one: ids are still given
+    scope = {"method": "GET", "query_string": b"", "client": None}
+    seen = []
+    for _ in range(2_100):
+        response = ApiResponse(200, b"[]", [])
+        request_id = recorder.record(_PROJECT, 1, 1, RequestTiming(), scope, {}, "/t", response)
+        assert response.headers == [(b"x-request-id", request_id.encode())]
+        seen.append(request_id)
+    assert len(set(seen)) == len(seen) == 2_100
+    assert seen == sorted(seen)
+    assert len({len(i) for i in seen}) == 1
+    assert recorder.dropped == 2_099
+    for given, kept in (("trace-42", True), ("a\tb", False), ("é", False), ("x" * 129, False)):
+        response = ApiResponse(200, b"[]", [])
+        request_id = recorder.record(
+            _PROJECT, 1, 1, RequestTiming(), scope, {"x-request-id": given}, "/t", response
+        )
+        assert (request_id == given) is kept
+        assert response.headers == [(b"x-request-id", request_id.encode("latin-1"))]
+        assert request_id not in seen
