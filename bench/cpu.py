@@ -4,7 +4,9 @@ On a small shared machine req/s swing with whatever else runs; CPU time spent by
 server's process tree per request moves far less, so this is the figure to judge a
 change by. Each round runs every workload against every target in turn (order rotated
 per round), reading utime+stime of the server and its children from /proc before and
-after a wrk run.
+after a wrk run, and of the server process alone (without the chDB child, whose inserts
+run behind the requests). Logging on and off (``dbify`` and ``dbify-nolog``) are also
+compared round by round: the ratio of each round's pair, with its quartiles.
 
     python bench/cpu.py [--rounds 3] [--seconds 8] [--workloads pk,filter,embed,page]
                         [--targets ceiling,dbify,dbify-nolog] [--base DIR]
@@ -58,6 +60,12 @@ def _cpu_seconds(pid: int) -> float:
     return total / _TICKS
 
 
+def _own_cpu_seconds(pid: int) -> float:
+    """The server process alone, without its children (the chDB child)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def _wrk(target: run.HttpTarget, workload: str, seconds: int) -> dict[str, float]:
     command = ["wrk", "-t2", "-c32", f"-d{seconds}s", "-s", str(_WRK / f"{workload}.lua"),
                target.url.rstrip("/") + "/", "--", "42"]  # fmt: skip
@@ -100,23 +108,51 @@ def main() -> None:
                 shift = round_no % len(targets)
                 for target in targets[shift:] + targets[:shift]:
                     _wrk(target, workload, 1)  # warm-up, discarded
-                    before = _cpu_seconds(target.process.pid)
+                    pid = target.process.pid
+                    before, own_before = _cpu_seconds(pid), _own_cpu_seconds(pid)
                     measured = _wrk(target, workload, args.seconds)
-                    spent = _cpu_seconds(target.process.pid) - before
+                    spent = _cpu_seconds(pid) - before
+                    own = _own_cpu_seconds(pid) - own_before
                     per_request = spent * 1e6 / measured["requests"]
+                    own_per_request = own * 1e6 / measured["requests"]
                     rate = measured["requests"] / (measured["duration_us"] / 1e6)
-                    results.setdefault((workload, target.name), []).append((per_request, rate))
+                    results.setdefault((workload, target.name), []).append(
+                        (per_request, rate, own_per_request)
+                    )
                     print(f"round {round_no} {workload:6} {target.name:12} "
-                          f"{per_request:7.1f} µs/req {rate:8.0f} req/s", flush=True)  # fmt: skip
-        print("\n| workload | target | CPU µs/request (median) | req/s (median) |")
-        print("|---|---|---:|---:|")
+                          f"{per_request:7.1f} µs/req (server process {own_per_request:6.1f}) "
+                          f"{rate:8.0f} req/s", flush=True)  # fmt: skip
+        header = "CPU µs/request (median) | of it the server process | req/s (median)"
+        print(f"\n| workload | target | {header} |")
+        print("|---|---|---:|---:|---:|")
         for (workload, name), values in sorted(results.items()):
             cpu = statistics.median(v[0] for v in values)
+            own = statistics.median(v[2] for v in values)
             rate = statistics.median(v[1] for v in values)
-            print(f"| {workload} | {name} | {cpu:.1f} | {rate:.0f} |")
+            print(f"| {workload} | {name} | {cpu:.1f} | {own:.1f} | {rate:.0f} |")
+        _paired(results)
     finally:
         for target in targets:
             run._stop(target.process)
+
+
+def _paired(results: dict[tuple[str, str], list[tuple[float, float, float]]]) -> None:
+    """Logging on ÷ off per round (the two ran back to back): this VM's speed drifts by
+    ±15 % over minutes, and a ratio of medians taken minutes apart carries that drift;
+    the ratios of each round's pair, and their spread, carry less of it."""
+    for (workload, name), values in sorted(results.items()):
+        off = results.get((workload, name.replace("dbify", "dbify-nolog", 1)))
+        if not name.startswith("dbify") or "nolog" in name or off is None:
+            continue
+        rates = [on[1] / base[1] for on, base in zip(values, off, strict=False)]
+        cpus = [base[0] / on[0] for on, base in zip(values, off, strict=False)]
+        low, _, high = statistics.quantiles(rates, n=4) if len(rates) > 1 else (rates * 3)
+        off_name = name.replace("dbify", "dbify-nolog", 1)
+        print(
+            f"{workload} {name} ÷ {off_name}, per round: req/s ratio median "
+            f"{statistics.median(rates):.3f} (quartiles {low:.3f} to {high:.3f}), "
+            f"CPU per request off ÷ on median {statistics.median(cpus):.3f}"
+        )
 
 
 if __name__ == "__main__":
