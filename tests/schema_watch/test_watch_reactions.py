@@ -13,7 +13,7 @@ import functools
 import io
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -65,11 +65,6 @@ def inbox() -> Iterator[tuple[_Inbox, int]]:
         controller.stop()
 
 
-@pytest.fixture
-def url(make_database: Callable[..., str]) -> str:
-    return make_database()
-
-
 def _settings(tmp_path: Path, poll_seconds: float) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
@@ -79,14 +74,16 @@ def _settings(tmp_path: Path, poll_seconds: float) -> Settings:
     )
 
 
-async def test_stale_schema_error_triggers_an_immediate_recheck(url: str, tmp_path: Path) -> None:
-    ddl = await asyncpg.connect(url)
+async def test_stale_schema_error_triggers_an_immediate_recheck(
+    user_database: str, tmp_path: Path
+) -> None:
+    ddl = await asyncpg.connect(user_database)
     await ddl.execute("CREATE TABLE items (id int PRIMARY KEY)")
     async with open_control(_settings(tmp_path, poll_seconds=60.0)) as control:
         token = await sign_up_and_token(control.api, "owner@example.com")
         auth = {"authorization": f"Bearer {token}"}
         created = await control.api.post(
-            "/projects", json={"name": "shop", "database_url": url}, headers=auth
+            "/projects", json={"name": "shop", "database_url": user_database}, headers=auth
         )
         project_id, key = created.json()["id"], created.json()["service_key"]
         bus = MemoryEventBus()
@@ -133,15 +130,15 @@ async def test_stale_schema_error_triggers_an_immediate_recheck(url: str, tmp_pa
 
 
 async def test_watcher_installed_through_the_api_and_uninstall_switches_to_poll(
-    url: str, tmp_path: Path
+    user_database: str, tmp_path: Path
 ) -> None:
-    ddl = await asyncpg.connect(url)
+    ddl = await asyncpg.connect(user_database)
     await ddl.execute("CREATE TABLE items (id int PRIMARY KEY)")
     async with open_control(_settings(tmp_path, poll_seconds=60.0)) as control:
         owner = {"authorization": f"Bearer {await sign_up_and_token(control.api, 'o@x.io')}"}
         viewer = {"authorization": f"Bearer {await sign_up_and_token(control.api, 'v@x.io')}"}
         created = await control.api.post(
-            "/projects", json={"name": "shop", "database_url": url}, headers=owner
+            "/projects", json={"name": "shop", "database_url": user_database}, headers=owner
         )
         project_id = created.json()["id"]
         added = await control.api.put(
@@ -208,10 +205,10 @@ async def test_watcher_installed_through_the_api_and_uninstall_switches_to_poll(
 
 
 async def test_mail_goes_to_owners_unless_opted_out_and_to_subscribers(
-    url: str, tmp_path: Path, inbox: tuple[_Inbox, int]
+    user_database: str, tmp_path: Path, inbox: tuple[_Inbox, int]
 ) -> None:
     handler, port = inbox
-    ddl = await asyncpg.connect(url)
+    ddl = await asyncpg.connect(user_database)
     await ddl.execute("CREATE TABLE items (id int PRIMARY KEY)")
     async with open_control(_settings(tmp_path, poll_seconds=0.5)) as control:
         tokens = {
@@ -220,7 +217,7 @@ async def test_mail_goes_to_owners_unless_opted_out_and_to_subscribers(
         }
         owner = tokens["owner@x.io"]
         created = await control.api.post(
-            "/projects", json={"name": "shop", "database_url": url}, headers=owner
+            "/projects", json={"name": "shop", "database_url": user_database}, headers=owner
         )
         project_id = created.json()["id"]
         for email, role in (("admin@x.io", "admin"), ("viewer@x.io", "viewer"),
@@ -278,9 +275,9 @@ async def _equal(value: Awaitable[int], expected: int) -> bool:
 
 
 async def test_a_real_schema_change_reaches_a_webhook_through_the_event_bus(
-    url: str, tmp_path: Path
+    user_database: str, tmp_path: Path
 ) -> None:
-    ddl = await asyncpg.connect(url)
+    ddl = await asyncpg.connect(user_database)
     await ddl.execute("CREATE TABLE items (id int PRIMARY KEY)")
     settings = _settings(tmp_path, poll_seconds=0.5).model_copy(
         update={"webhooks": WebhookSettings(allowed_hosts=("127.0.0.1/32",), poll_seconds=0.05)}
@@ -288,7 +285,7 @@ async def test_a_real_schema_change_reaches_a_webhook_through_the_event_bus(
     async with open_receiver() as receiver, open_control(settings) as control:
         owner = {"authorization": f"Bearer {await sign_up_and_token(control.api, 'o@x.io')}"}
         created = await control.api.post(
-            "/projects", json={"name": "shop", "database_url": url}, headers=owner
+            "/projects", json={"name": "shop", "database_url": user_database}, headers=owner
         )
         project_id = created.json()["id"]
         hook = await control.api.post(
