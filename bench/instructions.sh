@@ -13,7 +13,11 @@
 # total instructions of the server process divided by REQUESTS. The count includes the
 # server's background tasks of those seconds (housekeeping, pool deadline ticks), so runs
 # of the same code agree within ~3 % on a quiet VM and ~6 % on a busy one (349.6 k and
-# 369.9 k, 2026-11-28); compare two checkouts with two runs each.
+# 369.9 k, 2026-11-28); compare two checkouts with two runs each. Two runs may go side by
+# side (each switches and dumps only its own server's processes); with LOGGING=on the
+# serving process's own count is printed too. CONCURRENT=N: the counted window is
+# `wrk -cN` for REQUESTS seconds instead of sequential requests (closer to a loaded
+# server's batching, but its runs vary by ~±7 k against ~±2 k sequential).
 # Needs valgrind, wrk and the benchmark database (bench/run.py creates dbify_bench).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -115,7 +119,9 @@ if [ "$LOGGING" = on ]; then
     for OUT in "$WORK"/cg.out*; do
         if grep -q '^cmd:.* serve ' "$OUT"; then
             SERVING=$(grep -h '^summary\|^totals' "$OUT" | awk '{s+=$2} END {print s}')
-            [ "${SERVING:-0}" -gt 0 ] && echo "  of which the serving process: $((SERVING / REQUESTS)) instructions/request"
+            if [ "${SERVING:-0}" -gt 0 ]; then
+                echo "  of which the serving process: $((SERVING / REQUESTS)) instructions/request"
+            fi
         fi
     done
 fi
