@@ -246,7 +246,7 @@ class DbifyApp:
             finally:
                 current_timing.reset(token)
             elapsed = perf_counter_ns() - started
-            request_id: str | None = None
+            request_id: str | None
             if recorder is not None:
                 request_id = recorder.record(
                     project, wall_ns // 1000, elapsed, timing, scope, headers, data_path,
