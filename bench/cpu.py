@@ -141,13 +141,13 @@ def _paired(results: dict[tuple[str, str], list[tuple[float, float, float]]]) ->
     ±15 % over minutes, and a ratio of medians taken minutes apart carries that drift;
     the ratios of each round's pair, and their spread, carry less of it."""
     for (workload, name), values in sorted(results.items()):
-        off = results.get((workload, name.replace("dbify", "dbify-nolog", 1)))
+        off_name = name.replace("dbify", "dbify-nolog", 1)
+        off = results.get((workload, off_name))
         if not name.startswith("dbify") or "nolog" in name or off is None:
             continue
         rates = [on[1] / base[1] for on, base in zip(values, off, strict=False)]
         cpus = [base[0] / on[0] for on, base in zip(values, off, strict=False)]
         low, _, high = statistics.quantiles(rates, n=4) if len(rates) > 1 else (rates * 3)
-        off_name = name.replace("dbify", "dbify-nolog", 1)
         print(
             f"{workload} {name} ÷ {off_name}, per round: req/s ratio median "
             f"{statistics.median(rates):.3f} (quartiles {low:.3f} to {high:.3f}), "
