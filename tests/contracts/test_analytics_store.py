@@ -13,7 +13,15 @@ import anyio
 import orjson
 import pytest
 
-from dbify.analytics.event import RequestLog, count_events, decode_batch, encode_batch, encode_rows
+from dbify.analytics.event import (
+    RequestLog,
+    count_events,
+    decode_batch,
+    encode_batch,
+    encode_entries,
+    encode_rows,
+    entry_rows,
+)
 from dbify.backends.analytics import AnalyticsStore, literal
 from dbify.backends.analytics.base import (
     COLUMNS,
@@ -133,6 +141,39 @@ async def test_row_batches_derive_event_fields(store: AnalyticsStore) -> None:
     assert await store.select(sql) == expected
     targets = "SELECT DISTINCT target FROM {db}.request_log FINAL WHERE event_id LIKE 'r%'"
     assert await store.select(targets) == [("orders",)]
+
+
+async def test_entries_messages_store_what_row_messages_store(store: AnalyticsStore) -> None:
+    """The in-process queue's entries messages (recorder tuples, columns derived by the
+    store) and the brokers' row messages of the same requests give equal rows, every
+    column, non-ASCII text and the largest values included."""
+    if not isinstance(store, JsonBatchInsert):
+        pytest.skip("this store decodes messages first")
+
+    def entry(i: int, prefix: str) -> tuple[object, ...]:
+        return (
+            f"{prefix}{i}", BASE_US + i, "p1", f"req-{i}", "PATCH", "/straße/日本" if i else "",
+            b"id=eq.5&name=like.*x*" if i % 2 else "id=eq.&select=id", 200 + i, "PGRST116" * i,
+            1_234_567 * i, 2**62 + i, 999 * i, b"0-9/42" if i else b"", 2**40 + i, f"k{i}",
+            "anon", "10.0.0.0", "agent ü " * 100,
+        )  # fmt: skip
+
+    entries = [entry(i, "a") for i in range(3)]
+    as_rows = [entry(i, "b") for i in range(3)]
+    await store.insert_json_batches(
+        [encode_entries(entries), encode_rows(entry_rows(as_rows))], trusted=True
+    )
+    columns = ", ".join(name for name in COLUMNS if name != "event_id")
+    stored = await store.select(
+        f"SELECT substring(event_id, 1, 1), {columns} FROM {{db}}.request_log FINAL "
+        "ORDER BY event_id"
+    )
+    assert len(stored) == 6
+    assert [row[1:] for row in stored[:3]] == [row[1:] for row in stored[3:]]
+    first = dict(zip(["kind", *columns.split(", ")], stored[1], strict=True))
+    assert first["path"] == "/straße/日本" and first["target"] == "straße"
+    assert first["db_us"] == (2**62 + 1) // 1000 and first["rows"] == 10
+    assert first["user_agent"] == ("agent ü " * 100)[:512]
 
 
 @pytest.mark.parametrize(
