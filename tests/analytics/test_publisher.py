@@ -69,3 +69,50 @@ async def test_the_spool_counts_its_messages_across_a_restart(tmp_path: Path) ->
     assert (len(reopened), reopened.size) == (1, 3)
     assert reopened.put(b"3rd")  # after the survivor, in order
     assert [body for _, body in reopened.oldest(5)] == [b"two", b"3rd"]
+
+
+class _CountingPublisher(RequestLogPublisher):
+    """Counts the loop's looks at the buffer (each wake runs one ``flush``)."""
+
+    looks = 0
+
+    async def flush(self, *, force: bool = False) -> None:
+        self.looks += 1
+        await super().flush(force=force)
+
+
+async def _published(queue: MemoryQueue, within: float) -> list[int]:
+    """Event counts of the messages the queue received within ``within`` seconds."""
+    deliveries = await queue.consume(100, within)
+    await queue.ack(deliveries)
+    return [count_events(delivery.body, trusted=True) or 0 for delivery in deliveries]
+
+
+async def test_the_publisher_sleeps_while_idle_and_wakes_for_entries(tmp_path: Path) -> None:
+    """No looks while nothing is buffered (it looked every 50 ms before); the first entry
+    after a quiet spell ships at once, the next wait for ``flush_seconds`` or a full batch."""
+    recorder = RequestRecorder(capacity=10_000)
+    queue = MemoryQueue()
+    publisher = _CountingPublisher(
+        recorder, queue, Spool(tmp_path / "spool", max_bytes=1_000_000), batch_size=50,
+        flush_seconds=0.4,
+    )  # fmt: skip
+    await publisher.start()
+    try:
+        await asyncio.sleep(1.0)
+        assert publisher.looks == 0
+        _record(recorder, 1)  # the last flush (none) is older than flush_seconds
+        assert await _published(queue, 0.3) == [1]
+        _record(recorder, 3)
+        assert await _published(queue, 0.2) == []  # not due yet, and not a full batch
+        assert await _published(queue, 0.6) == [3]  # due
+        publisher.flush_seconds = 30.0
+        _record(recorder, 49)
+        assert await _published(queue, 0.3) == []
+        _record(recorder, 1)  # the 50th: a full batch wakes it
+        assert await _published(queue, 0.3) == [50]
+        looks = publisher.looks
+        await asyncio.sleep(0.5)
+        assert publisher.looks == looks  # empty again: asleep
+    finally:
+        await publisher.stop()

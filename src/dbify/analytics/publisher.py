@@ -1,7 +1,11 @@
 """The background publisher: drains the recorder in batches and ships them to the queue.
 
-Runs as one asyncio task next to the HTTP server. Every ``tick`` it flushes when the
-buffer holds ``batch_size`` entries or ``flush_seconds`` have passed. A batch the queue
+Runs as one asyncio task next to the HTTP server. It flushes when the buffer holds
+``batch_size`` entries or ``flush_seconds`` have passed since the last flush, and sleeps
+in between: the recorder wakes it when an entry arrives in an empty buffer and when the
+buffer reaches ``batch_size``, so an idle server does not wake for it at all (it looked
+every 50 ms before), and only while the spool holds batches does it look once every
+``flush_seconds`` (the probe of a queue that was down). A batch the queue
 refuses (broker down, timeout) goes to the on-disk spool; the spool is replayed, oldest
 first, before new batches once the queue answers again. When the spool is full the
 batch is dropped, counted in ``dropped`` and logged: requests are never blocked.
@@ -14,6 +18,7 @@ the serving process's CPU. A batch for a broker or the spool is version-3 JSON.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -39,7 +44,6 @@ class RequestLogPublisher:
         batch_size: int = 500,
         flush_seconds: float = 1.0,
         publish_timeout: float = 5.0,
-        tick: float = 0.05,
     ) -> None:
         self.recorder = recorder
         self.queue = queue
@@ -47,15 +51,16 @@ class RequestLogPublisher:
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.publish_timeout = publish_timeout
-        self.tick = tick
         self.published = 0
         self.spooled = 0
         self.dropped = 0
         self.queue_up = True
         self._task: asyncio.Task[None] | None = None
         self._last_flush = time.monotonic()
+        self._due = asyncio.Event()
 
     async def start(self) -> None:
+        self.recorder.wake, self.recorder.wake_at = self._due.set, self.batch_size
         self._task = asyncio.create_task(self._loop(), name="request-log-publisher")
 
     async def stop(self) -> None:
@@ -76,11 +81,23 @@ class RequestLogPublisher:
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self.tick)
+            self._due.clear()  # before looking: an entry recorded from now on wakes it
+            if len(self.recorder) < self.batch_size:
+                await self._sleep()
             try:
                 await self.flush()
-            except Exception:  # the loop must survive anything; the next tick retries
+            except Exception:  # the loop must survive anything; the next flush retries
                 log.exception("request log publisher failed a flush")
+                await asyncio.sleep(self.flush_seconds)
+
+    async def _sleep(self) -> None:
+        """Until the recorder wakes it, or the next flush is due while something waits
+        (entries, or spooled batches to replay)."""
+        timeout = None
+        if len(self.recorder) or len(self.spool):
+            timeout = max(0.0, self._last_flush + self.flush_seconds - time.monotonic())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._due.wait(), timeout)
 
     async def flush(self, *, force: bool = False) -> None:
         due = time.monotonic() - self._last_flush >= self.flush_seconds

@@ -20,7 +20,7 @@ the serving process's CPU.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dbify.analytics.event import IpAnonymisation, anonymise_ip, error_code_of
@@ -51,6 +51,10 @@ class RequestRecorder:
         self._ips: dict[str, str] = {}
         self.dropped = 0
         self.recorded = 0
+        # The publisher's alarm (``RequestLogPublisher.start``): rung by the entry that
+        # ends an empty buffer and by the ``wake_at``-th, so it sleeps while nothing waits.
+        self.wake: Callable[[], None] = _nothing
+        self.wake_at = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -86,7 +90,9 @@ class RequestRecorder:
         else:
             request_id = event_id
             response.headers.append((b"x-request-id", self._encoded.pop()))
-        if len(self._entries) >= self.capacity:
+        entries = self._entries
+        held = len(entries)
+        if held >= self.capacity:
             self.dropped += 1
             return request_id
         span = b""
@@ -103,7 +109,7 @@ class RequestRecorder:
         if key_id is None:  # refused before authentication finished
             get = headers.get
             key_id, role = _key_of(project.keys, get("apikey"), get("authorization"))
-        self._entries.append(
+        entries.append(
             (
                 event_id,
                 started_us,
@@ -125,6 +131,8 @@ class RequestRecorder:
                 headers.get("user-agent", ""),
             )
         )
+        if held == 0 or held + 1 == self.wake_at:
+            self.wake()
         return request_id
 
     def _issue(self) -> list[str]:
@@ -149,6 +157,10 @@ class RequestRecorder:
         taken, self._entries[:limit] = self._entries[:limit], []
         self.recorded += len(taken)
         return taken
+
+
+def _nothing() -> None:
+    return None
 
 
 def _key_of(keys: Any, apikey: str | None, authorization: str | None) -> tuple[str, str]:
