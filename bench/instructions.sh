@@ -10,10 +10,11 @@
 # warms it up with wrk, counts REQUESTS sequential keep-alive requests (pk: GET
 # /books?id=eq.N, filter: author + order + limit, update: PATCH /books?id=eq.N a price,
 # insert: POST /books one row, both return=minimal; 4 connections, seed 42), prints the
-# total instructions of the server process divided by REQUESTS. The count includes the
-# server's background tasks of those seconds (housekeeping, pool deadline ticks), so runs
-# of the same code agree within ~3 % on a quiet VM and ~6 % on a busy one (349.6 k and
-# 369.9 k, 2026-11-28); compare two checkouts with two runs each. Two runs may go side by
+# total instructions of the server process divided by REQUESTS, less what the idle server
+# spends in as long (its rate counted alone for IDLE=8 seconds first: metadata polls,
+# housekeeping). Runs of the same code agree within ~3 % on a quiet VM and ~6 % on a busy
+# one (349.6 k and 369.9 k, 2026-11-28, before the idle part was subtracted); compare two
+# checkouts with two runs each. Two runs may go side by
 # side (each switches and dumps only its own server's processes); with LOGGING=on the
 # serving process's own count is printed too. CONCURRENT=N: the counted window is
 # `wrk -cN` for REQUESTS seconds instead of sequential requests (closer to a loaded
@@ -55,10 +56,20 @@ if [ "$LOGGING" = on ]; then
     # The warm-up's own events: let the worker (flush every 5 s) ship them to the chDB
     # child before counting starts, or their marshalling and insert count as the run's.
     sleep 8
-    for PID in $(tree "$SERVER"); do callgrind_control -i on "$PID" >/dev/null 2>&1; done
+    PIDS=$(tree "$SERVER")
 else
-    callgrind_control -i on $SERVER >/dev/null 2>&1
+    PIDS=$SERVER
 fi
+# An idle server still works (metadata polls, the schema watcher, housekeeping): counted
+# alone for IDLE seconds first (dump 1), then subtracted at that rate from the counted
+# window (dump 2), which with LOGGING=on includes 8 s after the requests for the events'
+# way to the chDB child. Without it, that longer window made logging look ~11 k
+# instructions a request costlier than it is.
+IDLE=${IDLE:-8}
+for PID in $PIDS; do callgrind_control -i on "$PID" >/dev/null 2>&1; done
+sleep "$IDLE"
+for PID in $PIDS; do callgrind_control -d "$PID" >/dev/null 2>&1; done
+WINDOW_START=$(date +%s.%N)
 if [ -n "${CONCURRENT:-}" ]; then
     # CONCURRENT=N: wrk with N connections for REQUESTS seconds instead of sequential
     # requests, counted from wrk's own total: batches and background ticks are then
@@ -97,31 +108,36 @@ for i in range(count):
     assert response.status < 300, response.status
 PY
 fi
-if [ "$LOGGING" = on ]; then
-    sleep 8  # the worker's last batch of these requests reaches the chDB child
-    for PID in $(tree "$SERVER"); do
-        callgrind_control -i off "$PID" >/dev/null 2>&1
-        callgrind_control -d "$PID" >/dev/null 2>&1
-    done
-else
-    callgrind_control -i off $SERVER >/dev/null 2>&1
-    callgrind_control -d $SERVER >/dev/null 2>&1
-fi
+[ "$LOGGING" = on ] && sleep 8  # the worker's last batch of these requests reaches the chDB child
+for PID in $PIDS; do
+    callgrind_control -i off "$PID" >/dev/null 2>&1
+    callgrind_control -d "$PID" >/dev/null 2>&1
+done
+WINDOW=$(python3 -c "import sys, time; print(time.time() - float(sys.argv[1]))" "$WINDOW_START")
 sleep 1
 if [ "$WORKLOAD" = insert ]; then
     psql "$DB_URL" -qc "DELETE FROM books WHERE id > 100000" >/dev/null
 fi
 [ -n "${KEEP:-}" ] && cp "$WORK"/cg.out* "$KEEP"/
-TOTAL=$(grep -h '^summary\|^totals' "$WORK"/cg.out* | awk '{s+=$2} END {print s}')
-echo "$SRC $WORKLOAD (logging $LOGGING): $((TOTAL / REQUESTS)) instructions/request ($REQUESTS requests)"
+# Instructions a request in the counted window (dump 2): the serving process's less its
+# idle rate (dump 1) over the window's length; its children's (the chDB child) as counted,
+# since its idle window may still hold the warm-up's insert and it is idle otherwise.
+per_request() {
+    python3 - "$IDLE" "$WINDOW" "$REQUESTS" "$@" <<'PY'
+import sys
+idle_s, window_s, requests, files = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+def total(path):
+    return sum(int(line.split()[1]) for line in open(path) if line.startswith("totals:"))
+def serving(path):
+    return any(line.startswith("cmd:") and " serve " in line for line in open(path))
+counted = sum(total(path) for path in files if path.endswith(".2"))
+idle = sum(total(path) for path in files if path.endswith(".1") and serving(path))
+print(round((counted - idle / idle_s * window_s) / requests))
+PY
+}
+echo "$SRC $WORKLOAD (logging $LOGGING): $(per_request "$WORK"/cg.out*) instructions/request ($REQUESTS requests)"
 if [ "$LOGGING" = on ]; then
     # The serving process alone: the request path's share, without the chDB child.
-    for OUT in "$WORK"/cg.out*; do
-        if grep -q '^cmd:.* serve ' "$OUT"; then
-            SERVING=$(grep -h '^summary\|^totals' "$OUT" | awk '{s+=$2} END {print s}')
-            if [ "${SERVING:-0}" -gt 0 ]; then
-                echo "  of which the serving process: $((SERVING / REQUESTS)) instructions/request"
-            fi
-        fi
-    done
+    SERVING=$(grep -l '^cmd:.* serve ' "$WORK"/cg.out* || true)
+    [ -n "$SERVING" ] && echo "  of which the serving process: $(per_request $SERVING) instructions/request"
 fi
