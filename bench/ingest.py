@@ -32,9 +32,10 @@ def _entries(first: int, count: int, rng: random.Random) -> list[tuple[Any, ...]
     """Recorder tuples (``event.ENTRY_FIELDS``) of a pk-read benchmark's requests."""
     return [
         (f"0123456789ab{n:010x}", 1_764_400_000_000_000 + n * 100, "6ef869789645a478",
-         f"0123456789ab{n:010x}", "GET", "/books", "id=eq.", 200, "", 80_000 + rng.randint(0, 9_999),
-         30_000 + rng.randint(0, 9_999), 2_000 + rng.randint(0, 999), b"", 120 + rng.randint(0, 50),
-         "0f1e2d3c4b5a", "service", "127.0.0.0", "wrk/4.2")
+         f"0123456789ab{n:010x}", "GET", "/books", "id=eq.", 200, "",
+         80_000 + rng.randint(0, 9_999), 30_000 + rng.randint(0, 9_999),
+         2_000 + rng.randint(0, 999), b"", 120 + rng.randint(0, 50), "0f1e2d3c4b5a", "service",
+         "127.0.0.0", "wrk/4.2")
         for n in range(first, first + count)
     ]  # fmt: skip
 
@@ -43,6 +44,25 @@ def _cpu_us(run: Callable[[], object], events: int) -> float:
     started = time.process_time()
     run()
     return (time.process_time() - started) / events * 1e6
+
+
+def _timed_write(store: ChdbStore, entries: list[tuple[Any, ...]]) -> dict[str, float]:
+    """CPU µs an event of one write of ``entries``, whole and of its first steps."""
+    bodies = [encode_entries(entries[i : i + _MESSAGE]) for i in range(0, len(entries), _MESSAGE)]
+    decoded: list[tuple[Any, ...]] = []
+
+    def decode() -> None:
+        for body in bodies:
+            decoded.extend(entries_of(body, trusted=True) or [])
+
+    count = len(entries)
+    return {
+        "decode (marshal)": _cpu_us(decode, count),
+        "columns": _cpu_us(lambda: entry_columns(decoded), count),
+        "whole write": _cpu_us(
+            lambda: asyncio.run(store.insert_json_batches(bodies, trusted=True)), count
+        ),
+    }
 
 
 def main() -> None:
@@ -56,24 +76,7 @@ def main() -> None:
         store = ChdbStore(Path(directory))
         for round_ in range(args.repeat):
             entries = _entries(round_ * args.events, args.events, rng)
-            bodies = [
-                encode_entries(entries[i : i + _MESSAGE]) for i in range(0, len(entries), _MESSAGE)
-            ]
-            decoded: list[tuple[Any, ...]] = []
-
-            def decode(into: list[tuple[Any, ...]] = decoded) -> None:
-                for body in bodies:
-                    into += entries_of(body, trusted=True) or []
-
-            timings = {
-                "decode (marshal)": _cpu_us(decode, args.events),
-                "columns": _cpu_us(lambda: entry_columns(decoded), args.events),
-                "whole write": _cpu_us(
-                    lambda: asyncio.run(store.insert_json_batches(bodies, trusted=True)),
-                    args.events,
-                ),
-            }
-            for step, value in timings.items():
+            for step, value in _timed_write(store, entries).items():
                 steps.setdefault(step, []).append(value)
         asyncio.run(store.close())
     print(f"{args.events} events a write, {args.repeat} writes: CPU µs an event")

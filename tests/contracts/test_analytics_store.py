@@ -171,8 +171,8 @@ async def test_entries_messages_store_what_row_messages_store(store: AnalyticsSt
     assert len(stored) == 6
     assert [row[1:] for row in stored[:3]] == [row[1:] for row in stored[3:]]
     first = dict(zip(["kind", *columns.split(", ")], stored[1], strict=True))
-    assert first["path"] == "/straße/日本" and first["target"] == "straße"
-    assert first["db_us"] == (2**62 + 1) // 1000 and first["rows"] == 10
+    assert (first["path"], first["target"]) == ("/straße/日本", "straße")
+    assert (first["db_us"], first["rows"]) == ((2**62 + 1) // 1000, 10)
     assert first["user_agent"] == ("agent ü " * 100)[:512]
 
 
