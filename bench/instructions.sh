@@ -11,8 +11,8 @@
 # /books?id=eq.N, filter: author + order + limit, update: PATCH /books?id=eq.N a price,
 # insert: POST /books one row, both return=minimal; 4 connections, seed 42), prints the
 # total instructions of the server process divided by REQUESTS, less what the idle server
-# spends in as long (its rate counted alone for IDLE=8 seconds first: metadata polls,
-# housekeeping). Runs of the same code agree within ~3 % on a quiet VM and ~6 % on a busy
+# spends in as long (its rate counted alone for IDLE=20 seconds first: two periods of the
+# 10 s metadata polls, and housekeeping). Runs of the same code agree within ~3 % on a quiet VM and ~6 % on a busy
 # one (349.6 k and 369.9 k, 2026-11-28, before the idle part was subtracted); compare two
 # checkouts with two runs each. Two runs may go side by
 # side (each switches and dumps only its own server's processes); with LOGGING=on the
@@ -32,6 +32,10 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 # LOGGING=on: request logging as installed (the chDB child traced and counted too).
 LOGGING=${LOGGING:-off}
 export DBIFY_DATA_DIR=$WORK/data PYTHONPATH=$SRC
+# Background features that poll the metadata store on their own clocks (10 s), off: their
+# work is not a request's, and the idle rate subtracted below is steadier without them.
+export DBIFY_SCHEDULER__ENABLED=false DBIFY_WEBHOOKS__WORKER_ENABLED=false \
+    DBIFY_SCHEMA_WATCH__ENABLED=false
 if [ "$LOGGING" = on ]; then
     export DBIFY_ANALYTICS__ENABLED=true
     TRACE=(--trace-children=yes --callgrind-out-file="$WORK/cg.out.%p")
@@ -65,7 +69,7 @@ fi
 # window (dump 2), which with LOGGING=on includes 8 s after the requests for the events'
 # way to the chDB child. Without it, that longer window made logging look ~11 k
 # instructions a request costlier than it is.
-IDLE=${IDLE:-8}
+IDLE=${IDLE:-20}
 for PID in $PIDS; do callgrind_control -i on "$PID" >/dev/null 2>&1; done
 sleep "$IDLE"
 for PID in $PIDS; do callgrind_control -d "$PID" >/dev/null 2>&1; done
