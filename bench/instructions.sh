@@ -11,10 +11,10 @@
 # /books?id=eq.N, filter: author + order + limit, update: PATCH /books?id=eq.N a price,
 # insert: POST /books one row, both return=minimal; 4 connections, seed 42), prints the
 # total instructions of the server process divided by REQUESTS, less what the idle server
-# spends in as long (its rate counted alone for IDLE=20 seconds first: two periods of the
-# 10 s metadata polls, and housekeeping). Runs of the same code agree within ~3 % on a quiet VM and ~6 % on a busy
-# one (349.6 k and 369.9 k, 2026-11-28, before the idle part was subtracted); compare two
-# checkouts with two runs each. Two runs may go side by
+# spends in as long (its rate counted alone for IDLE=20 seconds first; the scheduler,
+# webhook worker and schema watch are off). Runs of the same code agree within ~0.3 k
+# (before the idle part was subtracted, within ~3-6 %); compare two checkouts with two runs
+# each. Two runs may go side by
 # side (each switches and dumps only its own server's processes); with LOGGING=on the
 # serving process's own count is printed too. CONCURRENT=N: the counted window is
 # `wrk -cN` for REQUESTS seconds instead of sequential requests (closer to a loaded
@@ -143,5 +143,7 @@ echo "$SRC $WORKLOAD (logging $LOGGING): $(per_request "$WORK"/cg.out*) instruct
 if [ "$LOGGING" = on ]; then
     # The serving process alone: the request path's share, without the chDB child.
     SERVING=$(grep -l '^cmd:.* serve ' "$WORK"/cg.out* || true)
-    [ -n "$SERVING" ] && echo "  of which the serving process: $(per_request $SERVING) instructions/request"
+    if [ -n "$SERVING" ]; then
+        echo "  of which the serving process: $(per_request $SERVING) instructions/request"
+    fi
 fi
