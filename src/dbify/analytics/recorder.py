@@ -78,6 +78,7 @@ class RequestRecorder:
         if not ids:
             ids = self._issue()
         event_id = ids.pop()
+        encoded = self._encoded.pop()
         request_id = headers.get("x-request-id")
         if (
             request_id
@@ -85,11 +86,10 @@ class RequestRecorder:
             and request_id.isascii()
             and request_id.isprintable()  # no control characters: a safe header value
         ):
-            self._encoded.pop()
-            response.headers.append((b"x-request-id", request_id.encode("latin-1")))
+            encoded = request_id.encode("latin-1")
         else:
             request_id = event_id
-            response.headers.append((b"x-request-id", self._encoded.pop()))
+        response.headers.append((b"x-request-id", encoded))
         entries = self._entries
         held = len(entries)
         if held >= self.capacity:
