@@ -29,16 +29,12 @@ __all__ = ["ChdbStore"]
 
 # optimize_on_insert=0: no collapsing of a block's duplicate event ids at insert (~20 % of
 # the insert's time); merges and FINAL collapse them, as they do for duplicates across
-# blocks, the redelivered batches. Followed by the format and the data.
-_INSERT = (
-    f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) SETTINGS optimize_on_insert=0 FORMAT"
-)
+# blocks, the redelivered batches.
+_INTO = f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) SETTINGS optimize_on_insert=0"
+_INSERT = f"{_INTO} FORMAT"  # followed by the format and the data
 # The same insert of a dict of column lists read by chDB's ``Python()`` table function,
-# which finds it by the variable name, ``columns``, in the calling frame (``_insert_columns``).
-_INSERT_COLUMNS = (
-    f"INSERT INTO dbify.request_log ({', '.join(COLUMNS)}) SETTINGS optimize_on_insert=0 "
-    f"SELECT {', '.join(COLUMNS)} FROM Python(columns)"
-)
+# which finds it by the variable name, ``columns``, in the calling frame (``_run``).
+_INSERT_COLUMNS = f"{_INTO} SELECT {', '.join(COLUMNS)} FROM Python(columns)"
 
 
 class ChdbStore:
@@ -52,7 +48,11 @@ class ChdbStore:
         for sql in migrate_table_sql("dbify.request_log", set(present.decode().split())):
             self._run(sql)
 
-    def _run(self, sql: str, output: str = "CSV") -> bytes:
+    def _run(
+        self, sql: str, output: str = "CSV", columns: dict[str, list[Any]] | None = None
+    ) -> bytes:
+        """``sql``'s result as bytes; ``columns`` is there for a statement's
+        ``Python(columns)``, which chDB finds by that name in this frame."""
         try:
             result = self._session.query(sql, output)  # type: ignore[no-untyped-call]
         except Exception as error:  # chDB raises plain RuntimeError for every failure
@@ -92,14 +92,9 @@ class ChdbStore:
             for column, more in zip(columns, zip(*values, strict=True), strict=True):
                 column.extend(more)
         async with self._lock:
-            await asyncio.to_thread(self._insert_columns, dict(zip(COLUMNS, columns, strict=True)))
-
-    def _insert_columns(self, columns: dict[str, list[Any]]) -> None:
-        # ``columns`` is read by name by the statement's ``Python(columns)``.
-        try:
-            self._session.query(_INSERT_COLUMNS)  # type: ignore[no-untyped-call]
-        except Exception as error:  # chDB raises plain RuntimeError for every failure
-            raise AnalyticsUnavailable(f"chdb: {error}") from error
+            await asyncio.to_thread(
+                self._run, _INSERT_COLUMNS, "CSV", dict(zip(COLUMNS, columns, strict=True))
+            )
 
     async def select(self, sql: str) -> list[tuple[Any, ...]]:
         settings = " SETTINGS output_format_json_quote_64bit_integers=0"
