@@ -50,18 +50,17 @@ def _tree(pid: int) -> list[int]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    total = 0
+    total = 0.0
     for process in _tree(pid):
         try:
-            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+            total += _own_cpu_seconds(process)
         except FileNotFoundError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / _TICKS
+    return total
 
 
 def _own_cpu_seconds(pid: int) -> float:
-    """The server process alone, without its children (the chDB child)."""
+    """The process alone (utime + stime), without its children (the chDB child)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
