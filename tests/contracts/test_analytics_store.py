@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import AsyncIterator
@@ -174,6 +175,48 @@ async def test_entries_messages_store_what_row_messages_store(store: AnalyticsSt
     assert (first["path"], first["target"]) == ("/straße/日本", "straße")
     assert (first["db_us"], first["rows"]) == ((2**62 + 1) // 1000, 10)
     assert first["user_agent"] == ("agent ü " * 100)[:512]
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+async def test_chdb_builds_a_batch_without_garbage_collections(
+    tmp_path: Path, collecting: bool
+) -> None:
+    """The chDB store turns a large batch of entries messages into columns with the
+    cyclic garbage collector off (the batch's tuples hold no cycles, and walking them
+    cost the chDB child much of its CPU), then leaves the collector as it found it."""
+    from dbify.backends.analytics.chdb_store import ChdbStore
+
+    def entry(i: int) -> tuple[object, ...]:
+        return (f"g{i}", BASE_US + i, "p1", f"g{i}", "GET", "/orders", b"id=eq.%d" % i, 200,
+                "", 1000 + i, 500, 20, b"", 120, "k1", "anon", "10.0.0.0", "agent")  # fmt: skip
+
+    store = ChdbStore(tmp_path / "chdb", retention_days=30)
+    messages = [encode_entries([entry(m * 500 + i) for i in range(500)]) for m in range(40)]
+    started: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    try:
+        # The first insert imports what chDB's Python() reads with, and imports collect.
+        await store.insert_json_batches(messages[:1], trusted=True)
+        if not collecting:
+            gc.disable()
+        gc.callbacks.append(note)
+        try:
+            await store.insert_json_batches(messages, trusted=True)
+        finally:
+            gc.callbacks.remove(note)
+            enabled = gc.isenabled()
+            gc.enable()
+        assert enabled is collecting
+        # 20,000 entries set off ~56 collections when the collector stayed on.
+        assert len(started) <= 2
+        count = await store.select("SELECT count() FROM {db}.request_log FINAL")
+        assert count == [(20_000,)]
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize(
