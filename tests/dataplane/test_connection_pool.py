@@ -116,12 +116,15 @@ async def test_a_cancelled_requests_connection_is_replaced_for_the_waiters(
 ) -> None:
     pool = ConnectionPool(_connector(fixture_database_url, opened), size=1)
 
+    holding = asyncio.Event()
+
     async def slow() -> None:
         async with pool.acquire(timeout=5) as conn:
+            holding.set()
             await conn.execute("SELECT pg_sleep(5)")
 
     running = asyncio.create_task(slow())
-    await asyncio.sleep(0.1)
+    await holding.wait()  # opening may take a while on a busy machine
     waiting = asyncio.create_task(pool.wait(5))
     await asyncio.sleep(0.05)
     running.cancel()
@@ -132,6 +135,53 @@ async def test_a_cancelled_requests_connection_is_replaced_for_the_waiters(
     assert opened[0].is_closed()
     assert await conn.fetchval("SELECT 4") == 4  # not the one still sleeping
     pool.release(conn)
+    await pool.close()
+
+
+def _first_open_hangs(url: str, made: list[asyncpg.Connection], error: bool) -> Connect:
+    """A connector whose first open never completes (``error``: fails after a moment)."""
+    attempts: list[int] = []
+
+    async def connect() -> asyncpg.Connection:
+        attempts.append(1)
+        if len(attempts) == 1:
+            if error:
+                await asyncio.sleep(0.1)
+                raise OSError("connection refused (test)")
+            await asyncio.Event().wait()
+        conn = await asyncpg.connect(url)
+        made.append(conn)
+        return conn
+
+    return connect
+
+
+@pytest.mark.parametrize("how", ["cancelled", "failed"])
+async def test_waiters_queued_behind_an_opening_that_never_came_get_a_connection(
+    fixture_database_url: str, opened: list[asyncpg.Connection], how: str
+) -> None:
+    """Requests that queued while the pool's only connection was being opened are
+    served by a new one when that opening's request is cancelled (its client left) or
+    the opening fails, not left waiting for their deadline."""
+    pool = ConnectionPool(_first_open_hangs(fixture_database_url, opened, how == "failed"), 1)
+    first = asyncio.create_task(pool.wait(5))
+    await asyncio.sleep(0.02)
+    waiting = [asyncio.create_task(pool.wait(5)) for _ in range(2)]
+    await asyncio.sleep(0.02)
+    assert not any(task.done() for task in [first, *waiting])
+    if how == "cancelled":
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+    else:
+        with pytest.raises(OSError, match="refused"):
+            await first
+    conn = await asyncio.wait_for(waiting[0], 2)  # at once, not after its 5 s
+    assert await conn.fetchval("SELECT 5") == 5
+    pool.release(conn)
+    conn = await asyncio.wait_for(waiting[1], 2)
+    pool.release(conn)
+    assert pool.open_connections == 1
     await pool.close()
 
 

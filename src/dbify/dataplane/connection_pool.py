@@ -14,7 +14,8 @@ opened on demand (``min_size`` at once); a waiting acquire bounded by a deadline
 that died (server restart, ``terminate()`` after a failed rollback) replaced, a
 connection returned inside a transaction or by a cancelled request (its query may still
 be running) terminated instead of reused, and a waiter woken with a new connection, or
-with the error that prevented opening it, when one is dropped; ``close()`` waits for the
+with the error that prevented opening it, when one is dropped or when the opening it
+queued behind was cancelled or failed; ``close()`` waits for the
 connections in use, ``terminate()`` does not; ``retire_unused()`` (called every
 ``projects.pool_idle_seconds``) closes the connections no request took since its last
 call, so a pool that grew for a burst gives them back to the database. There is no reset
@@ -168,6 +169,7 @@ class ConnectionPool:
         if failed:
             for conn in good:
                 conn.terminate()
+            self._serve_waiters()
             raise failed[0]
         self._all.update(good)
         for conn in good:
@@ -196,7 +198,13 @@ class ConnectionPool:
             return conn
         if len(self._all) + self._opening < self._size:
             opening = self._open()
-            conn = await (opening if seconds is None else asyncio.wait_for(opening, seconds))
+            try:
+                conn = await (opening if seconds is None else asyncio.wait_for(opening, seconds))
+            except BaseException:
+                # Requests that came meanwhile queued for this connection (no room for
+                # another while it opened): cancelled or failed, it must not strand them.
+                self._serve_waiters()
+                raise
             self._in_use += 1
             return conn
         waiter: asyncio.Future[asyncpg.Connection] = asyncio.get_running_loop().create_future()
@@ -248,6 +256,11 @@ class ConnectionPool:
         self._all.discard(conn)
         if not conn.is_closed():
             conn.terminate()
+        self._serve_waiters()
+
+    def _serve_waiters(self) -> None:
+        """Open a connection in the background for the requests waiting, if any: after a
+        connection was dropped, or one being opened never came."""
         if self._waiters and not self._closed:
             # Held until done: the loop keeps only a weak reference to a task.
             task = asyncio.get_running_loop().create_task(self._open_for_waiter())
@@ -267,19 +280,23 @@ class ConnectionPool:
         return conn
 
     async def _open_for_waiter(self) -> None:
-        """A dropped connection's replacement, for the requests waiting on it."""
-        if len(self._all) + self._opening >= self._size or not self._waiters:
+        """A connection for the requests waiting, while there is room for one. One that
+        fails to open is the first waiter's answer (503), as its own open would have
+        been, and the next waiter gets its own attempt."""
+        while self._waiters and not self._closed:
+            if len(self._all) + self._opening >= self._size:
+                return  # a release or another opening serves them
+            try:
+                conn = await self._open()
+            except Exception as exc:
+                while self._waiters:
+                    waiter = self._waiters.popleft()
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                        break
+                continue
+            self._give(conn)
             return
-        try:
-            conn = await self._open()
-        except Exception as exc:  # the waiter answers it (503), as its own open would
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                if not waiter.done():
-                    waiter.set_exception(exc)
-                    return
-            return
-        self._give(conn)
 
     async def retire_unused(self) -> int:
         """Close the idle connections no acquire took since the previous call; returns
