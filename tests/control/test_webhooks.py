@@ -215,8 +215,14 @@ async def test_policy_allow_list_by_cidr_and_name() -> None:
 async def test_messages_about_one_row_arrive_in_order_and_hold_back_only_that_row(
     control_settings: Callable[..., Settings], database_url: str
 ) -> None:
-    # A retry 0.5-1 s away: later writes are queued while the row's first message waits.
-    settings = control_settings(webhooks={**_FAST, "backoff_initial_seconds": 1.0})
+    # A retry 1.5-3 s away: later writes are queued while the row's first message waits,
+    # and row 2's message has time to arrive first even on a loaded CI machine. (_FAST's
+    # backoff_max capped an earlier 1.0 here to 0.2: a retry 0.1-0.2 s away, which on
+    # CI once came before row 2's message.)
+    settings = control_settings(
+        webhooks={**_FAST, "backoff_initial_seconds": 3.0, "backoff_max_seconds": 3.0,
+                  "retry_window_seconds": 10.0}
+    )  # fmt: skip
     async with open_receiver() as receiver, open_control(settings) as c:
         token = await sign_up_and_token(c.api)
         project = await _project(c.api, token, database_url)
