@@ -80,7 +80,7 @@ class ChdbStore:
         """
         # The cyclic garbage collector off while the batch's tuples and lists are built:
         # they hold no cycles, and the collections their numbers set off, each walking
-        # the growing batch, were ~45 % of this process's CPU under load (py-spy).
+        # the growing batch, were nearly half of this method's time under load (py-spy).
         collecting = gc.isenabled()
         gc.disable()
         try:
