@@ -19,6 +19,9 @@
 # serving process's own count is printed too. CONCURRENT=N: the counted window is
 # `wrk -cN` for REQUESTS seconds instead of sequential requests (closer to a loaded
 # server's batching, but its runs vary by ~±7 k against ~±2 k sequential).
+# TARGET=ceiling counts the hand-written ceiling (bench/ceiling.py under uvicorn, as
+# bench/run.py starts it) the same way: a Dbify ÷ ceiling ratio of instructions a request
+# that, unlike the req/s ratio, does not swing with the machine (SRC and LOGGING unused).
 # Needs valgrind, wrk and the benchmark database (bench/run.py creates dbify_bench).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,10 +46,26 @@ else
     export DBIFY_ANALYTICS__ENABLED=false
     TRACE=(--callgrind-out-file="$WORK/cg.out")
 fi
-valgrind --tool=callgrind --instr-atstart=no "${TRACE[@]}" \
-    "$PYTHON" -m dbify serve --database-url "$DB_URL" --port "$PORT" --json \
-    >"$WORK/info" 2>"$WORK/log" &
-SERVER=$!
+TARGET=${TARGET:-dbify}
+if [ "$TARGET" = ceiling ]; then
+    LOGGING=off TRACE=(--callgrind-out-file="$WORK/cg.out")
+    DATABASE_URL=$DB_URL valgrind --tool=callgrind --instr-atstart=no "${TRACE[@]}" \
+        "$PYTHON" -m uvicorn --app-dir "$ROOT/bench" ceiling:app --host 127.0.0.1 \
+        --port "$PORT" --loop uvloop --http httptools --no-access-log --log-level warning \
+        >"$WORK/log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 600); do
+        python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+            "$PORT" 2>/dev/null && break
+        sleep 0.5
+    done
+    printf '{"rest_url": "http://127.0.0.1:%s", "service_key": "unused"}\n' "$PORT" >"$WORK/info"
+else
+    valgrind --tool=callgrind --instr-atstart=no "${TRACE[@]}" \
+        "$PYTHON" -m dbify serve --database-url "$DB_URL" --port "$PORT" --json \
+        >"$WORK/info" 2>"$WORK/log" &
+    SERVER=$!
+fi
 # The server and its children (the chDB child): callgrind_control without a pid would
 # switch and dump every callgrind on the machine, another run's too.
 tree() { echo "$1"; for CHILD in $(ps -o pid= --ppid "$1"); do tree "$CHILD"; done; }
@@ -133,12 +152,14 @@ idle_s, window_s, requests, files = float(sys.argv[1]), float(sys.argv[2]), int(
 def total(path):
     return sum(int(line.split()[1]) for line in open(path) if line.startswith("totals:"))
 def serving(path):
-    return any(line.startswith("cmd:") and " serve " in line for line in open(path))
+    return any(line.startswith("cmd:") and (" serve " in line or "uvicorn" in line)
+               for line in open(path))
 counted = sum(total(path) for path in files if path.endswith(".2"))
 idle = sum(total(path) for path in files if path.endswith(".1") and serving(path))
 print(round((counted - idle / idle_s * window_s) / requests))
 PY
 }
+[ "$TARGET" = ceiling ] && SRC="the ceiling"
 echo "$SRC $WORKLOAD (logging $LOGGING): $(per_request "$WORK"/cg.out*) instructions/request ($REQUESTS requests)"
 if [ "$LOGGING" = on ]; then
     # The serving process alone: the request path's share, without the chDB child.
