@@ -83,6 +83,33 @@ async def test_a_wait_past_its_deadline_is_a_timeout_and_the_pool_goes_on(
     await pool.close()
 
 
+async def test_waits_do_not_ask_for_the_running_loop_each_time(
+    fixture_database_url: str, opened: list[asyncpg.Connection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Python 3.11 ``asyncio.get_running_loop`` makes a getpid() system call; under
+    load most acquires wait, so the pool and its deadlines look the loop up once."""
+    pool = ConnectionPool(_connector(fixture_database_url, opened), size=1)
+    held = await pool.wait(5)
+    looked_up = 0
+    real = asyncio.get_running_loop
+
+    def counting() -> asyncio.AbstractEventLoop:
+        nonlocal looked_up
+        looked_up += 1
+        return real()
+
+    monkeypatch.setattr(asyncio, "get_running_loop", counting)
+    for _ in range(20):
+        waiting = asyncio.create_task(pool.wait(5))
+        await asyncio.sleep(0)  # queued as a waiter
+        pool.release(held)
+        held = await waiting
+        assert await held.fetchval("SELECT 1") == 1
+    assert looked_up <= 2  # the pool's and its deadlines' first wait
+    pool.release(held)
+    await pool.close()
+
+
 async def test_broken_connections_are_dropped_and_replaced(
     fixture_database_url: str, opened: list[asyncpg.Connection]
 ) -> None:
