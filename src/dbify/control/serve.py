@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from dbify import __version__
 from dbify.analytics.runtime import RequestLogging, start_request_logging
 from dbify.app import DbifyApp
+from dbify.backends.analytics import AnalyticsUnavailable
 from dbify.backends.events import EventBus
 from dbify.backends.loader import open_event_bus
 from dbify.backends.mail import build_mail_backend
@@ -169,9 +170,12 @@ async def _start_request_logging(
     enabled (all-in-one) with the retention job, and the analytics store for the stats API."""
     if not settings.analytics.enabled:
         return None
-    logging = await start_request_logging(
-        settings, run_worker=settings.analytics.worker_enabled, metadata=plane.store.engine
-    )
+    try:
+        logging = await start_request_logging(
+            settings, run_worker=settings.analytics.worker_enabled, metadata=plane.store.engine
+        )
+    except AnalyticsUnavailable as error:  # e.g. chDB's directory held by another server
+        raise click.ClickException(f"Request logs cannot start: {error}") from None
     logging.attach(app, management)
     return logging
 

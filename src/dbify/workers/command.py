@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 
 import click
 
+from dbify.backends.analytics import AnalyticsUnavailable
 from dbify.control.plane import ControlPlane, open_control_plane
 from dbify.metrics import Metrics
 from dbify.settings import Settings, load_settings
@@ -46,7 +47,7 @@ async def _request_log(settings: Settings, plane: ControlPlane) -> Worker:
 
     try:
         return await build_request_log_worker(settings, plane)
-    except ValueError as error:
+    except (ValueError, AnalyticsUnavailable) as error:
         raise click.ClickException(str(error)) from None
 
 

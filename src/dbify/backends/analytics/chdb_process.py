@@ -104,7 +104,7 @@ async def _answer(conn: Connection, path: Path, retention_days: int | None) -> N
     try:
         store = ChdbStore(path, retention_days=retention_days)
     except Exception as error:  # reported to the parent, which raises it
-        conn.send(("error", repr(error)))
+        conn.send(("error", str(error) or repr(error)))
         return
     conn.send(("ok", None))
     op = ""

@@ -2,14 +2,19 @@
 
 chDB allows one process to own a data directory, so in multi-process deployments only
 the process running the worker opens it (all-in-one ``dbify serve``); others use the
-ClickHouse server adapter. Calls run in a thread, one at a time, so the event loop never
-blocks on a query.
+ClickHouse server adapter. A second process opening it (a second ``dbify serve`` on the
+same ``DBIFY_DATA_DIR``) got only chDB's "Error initializing EmbeddedServer", so the store
+first locks ``<dir>.lock`` and says who holds it. Calls run in a thread, one at a time, so
+the event loop never blocks on a query.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import gc
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +46,12 @@ _INSERT_COLUMNS = f"{_INTO} SELECT {', '.join(COLUMNS)} FROM Python(columns)"
 class ChdbStore:
     def __init__(self, path: Path, *, retention_days: int | None = None) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        self._session = chdb_session.Session(str(path))  # type: ignore[no-untyped-call]
+        self._owner = _own(path)
+        try:
+            self._session = chdb_session.Session(str(path))  # type: ignore[no-untyped-call]
+        except BaseException:
+            os.close(self._owner)
+            raise
         self._lock = asyncio.Lock()
         self._run("CREATE DATABASE IF NOT EXISTS dbify")
         self._run(create_table_sql("dbify.request_log", retention_days))
@@ -107,6 +117,32 @@ class ChdbStore:
     async def close(self) -> None:
         async with self._lock:
             self._session.close()  # type: ignore[no-untyped-call]
+            if self._owner >= 0:
+                os.close(self._owner)  # the lock goes with it
+                self._owner = -1
+
+
+def _own(path: Path) -> int:
+    """A descriptor of ``<path>.lock`` holding an exclusive lock, which the system drops
+    when the process ends however it ends; ``AnalyticsUnavailable`` naming the holder's
+    process id when another process has it."""
+    lock = path.with_name(f"{path.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = ""
+        with contextlib.suppress(OSError, ValueError):
+            holder = f" (process {int(os.pread(fd, 32, 0).decode().strip())})"
+        os.close(fd)
+        raise AnalyticsUnavailable(
+            f"the analytics data directory {path} is in use by another process{holder}: "
+            "chDB lets one process open it. Give each server its own DBIFY_DATA_DIR, or, to "
+            "run several, a ClickHouse server (DBIFY_ANALYTICS__STORE=clickhouse)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def _columns_of(bodies: Sequence[bytes], trusted: bool) -> list[list[Any]] | None:
