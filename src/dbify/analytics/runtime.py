@@ -19,7 +19,8 @@ from dbify.analytics.recorder import RequestRecorder
 from dbify.analytics.spool import Spool
 from dbify.backends.analytics.base import AnalyticsStore
 from dbify.backends.analytics.chdb_process import ChdbProcessStore
-from dbify.backends.loader import build_analytics_store, build_queue
+from dbify.backends.analytics.owner import holder
+from dbify.backends.loader import build_analytics_store, build_queue, chdb_directory
 from dbify.backends.queue.base import Queue
 from dbify.settings import Settings
 from dbify.workers.request_log import RequestLogWorker
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from dbify.app import DbifyApp
 
-__all__ = ["RequestLogging", "start_request_logging"]
+__all__ = ["RequestLogging", "chdb_taken", "start_request_logging"]
 
 
 @dataclass(slots=True)
@@ -58,6 +59,15 @@ class RequestLogging:
             await self.store.close()
 
 
+def chdb_taken(settings: Settings, *, run_worker: bool) -> str | None:
+    """Why ``start_request_logging`` could not open chDB's directory now (another process
+    holds it), or None: asked before a server changes anything on its way up."""
+    config = settings.analytics
+    if not (config.enabled and run_worker and config.store == "chdb"):
+        return None
+    return holder(chdb_directory(settings))
+
+
 async def start_request_logging(
     settings: Settings, *, run_worker: bool, metadata: AsyncEngine | None = None
 ) -> RequestLogging:
@@ -76,9 +86,7 @@ async def start_request_logging(
     worker: RequestLogWorker | None = None
     if run_worker and config.store == "chdb":
         # All-in-one: chDB runs in a child process, never loaded into the server.
-        store = ChdbProcessStore(
-            settings.data_dir / "analytics", retention_days=config.retention_days
-        )
+        store = ChdbProcessStore(chdb_directory(settings), retention_days=config.retention_days)
     elif run_worker or config.store == "clickhouse":
         store = build_analytics_store(settings)
     if run_worker:

@@ -88,7 +88,12 @@ def build_analytics_store(settings: Settings) -> AnalyticsStore:
         return ClickHouseStore(config.clickhouse_url, retention_days=config.retention_days)
     from dbify.backends.analytics.chdb_store import ChdbStore
 
-    return ChdbStore(settings.data_dir / "analytics", retention_days=config.retention_days)
+    return ChdbStore(chdb_directory(settings), retention_days=config.retention_days)
+
+
+def chdb_directory(settings: Settings) -> Path:
+    """Where chDB keeps the request logs (one process's: ``analytics.owner``)."""
+    return settings.data_dir / "analytics"
 
 
 def build_search_backends(

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from dbify import __version__
-from dbify.analytics.runtime import RequestLogging, start_request_logging
+from dbify.analytics.runtime import RequestLogging, chdb_taken, start_request_logging
 from dbify.app import DbifyApp
 from dbify.backends.analytics import AnalyticsUnavailable
 from dbify.backends.events import EventBus
@@ -43,7 +43,14 @@ from dbify.secrets_box import SecretBoxError
 from dbify.settings import Settings
 from dbify.tracing import TracingUnavailable, start_tracing
 
-__all__ = ["Listening", "ServedProject", "prepare_store", "print_banner", "serve_platform"]
+__all__ = [
+    "Listening",
+    "ServedProject",
+    "prepare_store",
+    "print_banner",
+    "refuse_if_chdb_taken",
+    "serve_platform",
+]
 
 ServeApp = Callable[[DbifyApp, str, int, Callable[[int], None]], Awaitable[None]]
 
@@ -163,6 +170,14 @@ async def _open_plane(settings: Settings, *, serve_data: bool) -> tuple[EventBus
     return bus, plane
 
 
+def refuse_if_chdb_taken(settings: Settings) -> None:
+    """Stop before a start changes anything (issues keys, resets the demo admin's
+    password) when the request logs' chDB directory is another process's."""
+    taken = chdb_taken(settings, run_worker=settings.analytics.worker_enabled)
+    if taken is not None:
+        raise click.ClickException(f"Request logs cannot start: {taken}")
+
+
 async def _start_request_logging(
     settings: Settings, plane: ControlPlane, app: DbifyApp, management: FastAPI
 ) -> RequestLogging | None:
@@ -209,6 +224,7 @@ async def serve_platform(
     as_json: bool = False,
     announce: Callable[[Listening], None] | None = None,
 ) -> None:
+    refuse_if_chdb_taken(settings)
     bus, plane = await _open_plane(settings, serve_data=True)
     try:
         shortcut: tuple[str, str, str] | None = None

@@ -24,7 +24,7 @@ import click
 
 from dbify import __version__
 from dbify.control.plane import open_control_plane
-from dbify.control.serve import Listening, ServeApp, serve_platform
+from dbify.control.serve import Listening, ServeApp, refuse_if_chdb_taken, serve_platform
 from dbify.demo.database import prepare_demo_database
 from dbify.settings import Settings
 
@@ -99,6 +99,7 @@ async def run_demo(
     as_json: bool,
 ) -> None:
     """Prepare the sample database and the demo admin, then serve the platform."""
+    refuse_if_chdb_taken(settings)  # before the admin's password changes under a running demo
     database = await prepare_demo_database(
         server_url=database_server_url, data_dir=Path(settings.data_dir) / "demo-postgres"
     )

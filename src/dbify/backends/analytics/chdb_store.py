@@ -4,15 +4,13 @@ chDB allows one process to own a data directory, so in multi-process deployments
 the process running the worker opens it (all-in-one ``dbify serve``); others use the
 ClickHouse server adapter. A second process opening it (a second ``dbify serve`` on the
 same ``DBIFY_DATA_DIR``) got only chDB's "Error initializing EmbeddedServer", so the store
-first locks ``<dir>.lock`` and says who holds it. Calls run in a thread, one at a time, so
-the event loop never blocks on a query.
+first locks ``<dir>.lock`` and says who holds it (``owner``). Calls run in a thread, one
+at a time, so the event loop never blocks on a query.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import gc
 import os
 from collections.abc import Sequence
@@ -30,6 +28,7 @@ from dbify.backends.analytics.base import (
     create_table_sql,
     migrate_table_sql,
 )
+from dbify.backends.analytics.owner import own
 
 __all__ = ["ChdbStore"]
 
@@ -46,7 +45,7 @@ _INSERT_COLUMNS = f"{_INTO} SELECT {', '.join(COLUMNS)} FROM Python(columns)"
 class ChdbStore:
     def __init__(self, path: Path, *, retention_days: int | None = None) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        self._owner = _own(path)
+        self._owner = own(path)
         try:
             self._session = chdb_session.Session(str(path))  # type: ignore[no-untyped-call]
         except BaseException:
@@ -120,29 +119,6 @@ class ChdbStore:
             if self._owner >= 0:
                 os.close(self._owner)  # the lock goes with it
                 self._owner = -1
-
-
-def _own(path: Path) -> int:
-    """A descriptor of ``<path>.lock`` holding an exclusive lock, which the system drops
-    when the process ends however it ends; ``AnalyticsUnavailable`` naming the holder's
-    process id when another process has it."""
-    lock = path.with_name(f"{path.name}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = ""
-        with contextlib.suppress(OSError, ValueError):
-            holder = f" (process {int(os.pread(fd, 32, 0).decode().strip())})"
-        os.close(fd)
-        raise AnalyticsUnavailable(
-            f"the analytics data directory {path} is in use by another process{holder}: "
-            "chDB lets one process open it. Give each server its own DBIFY_DATA_DIR, or, to "
-            "run several, a ClickHouse server (DBIFY_ANALYTICS__STORE=clickhouse)"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
 
 
 def _columns_of(bodies: Sequence[bytes], trusted: bool) -> list[list[Any]] | None:
