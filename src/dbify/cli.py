@@ -24,6 +24,7 @@ from dbify.control.search.cli import search
 from dbify.control.secrets.cli import secrets
 from dbify.control.serve import serve_platform
 from dbify.http_server import run_loop, serve_app
+from dbify.metadata import MetadataUnavailable
 from dbify.settings import InvalidSettings, describe_settings, load_settings
 from dbify.typegen.cli import gen
 from dbify.workers.command import worker
@@ -33,13 +34,15 @@ log = logging.getLogger("dbify")
 
 class _Main(click.Group):
     """The command group; settings that do not validate are a one-line-per-variable
-    error (exit 1), not a traceback."""
+    error (exit 1), not a traceback, and so is a metadata store that cannot be used."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except InvalidSettings as error:
             raise click.ClickException(f"invalid settings\n{error}") from None
+        except MetadataUnavailable as error:
+            raise click.ClickException(str(error)) from None
 
 
 @click.group(cls=_Main)

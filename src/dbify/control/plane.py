@@ -26,7 +26,13 @@ from dbify.control.secrets.store import SealedValueStore
 from dbify.control.users.rate_limit import build_login_limiter
 from dbify.control.users.service import UserService
 from dbify.control.users.store import UserStore
-from dbify.metadata import MetadataStore, metadata_url, open_metadata_store, run_migrations
+from dbify.metadata import (
+    MetadataStore,
+    metadata_url,
+    open_metadata_store,
+    reaching,
+    run_migrations,
+)
 from dbify.secrets_box import SecretBox, load_secret_box
 from dbify.settings import Settings
 
@@ -99,13 +105,15 @@ async def open_control_plane(
     with a shared ``bus`` too (scale-out), changes are broadcast to every instance.
     With a ``bus`` but no ``serve_data`` (the CLI), changes are only announced.
     """
-    store = open_metadata_store(metadata_url(settings))
+    url = metadata_url(settings)
+    store = open_metadata_store(url)
     try:
         if migrate:
             await run_migrations(store)
         box = load_secret_box(settings)
         # Refuse to start on keys that cannot open what is stored (SecretBoxError).
-        await check_sealed_values(SealedValueStore(store.engine), box)
+        with reaching(url):  # the first statement when nothing was migrated
+            await check_sealed_values(SealedValueStore(store.engine), box)
         projects_store, keys_store, users_store = (
             ProjectStore(store.engine),
             KeyStore(store.engine),

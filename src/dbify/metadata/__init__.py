@@ -5,6 +5,20 @@ tables and Alembic migrations serve both. Feature stores (``control/*/store.py``
 run their SQL through the engine opened here. Nothing here touches users' databases.
 """
 
-from dbify.metadata.engine import MetadataStore, metadata_url, open_metadata_store, run_migrations
+from dbify.metadata.engine import (
+    MetadataStore,
+    MetadataUnavailable,
+    metadata_url,
+    open_metadata_store,
+    reaching,
+    run_migrations,
+)
 
-__all__ = ["MetadataStore", "metadata_url", "open_metadata_store", "run_migrations"]
+__all__ = [
+    "MetadataStore",
+    "MetadataUnavailable",
+    "metadata_url",
+    "open_metadata_store",
+    "reaching",
+    "run_migrations",
+]

@@ -3,11 +3,17 @@
 Owns URL handling (``sqlite:///`` and ``postgresql://`` URLs are mapped to the async
 drivers aiosqlite and asyncpg) and running the Alembic migrations shipped in
 ``dbify/metadata/migrations``. It does not define tables (``tables.py``) or queries
-(the feature stores).
+(the feature stores). A store that cannot be opened, reached or migrated (a data
+directory that cannot be made, a server refusing connections, a database that does not
+exist, a role without the rights to create the tables) is ``MetadataUnavailable``: one
+line naming the store (password hidden) and the reason, which the CLI prints as it is.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,11 +22,41 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from dbify.settings import Settings
+from dbify.settings import Settings, redact_url
 
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+class MetadataUnavailable(Exception):
+    """The metadata store cannot be used; the message is one line for the user."""
+
+
+@contextlib.contextmanager
+def reaching(url: str) -> Iterator[None]:
+    """Failures to reach or prepare the store at ``url`` inside the block, as
+    ``MetadataUnavailable``: the driver's own message, never the SQL it ran."""
+    try:
+        yield
+    except OSError as error:
+        raise MetadataUnavailable(_cannot_use(url, _os_reason(error))) from None
+    except DBAPIError as error:
+        raise MetadataUnavailable(_cannot_use(url, str(error.orig))) from None
+
+
+def _os_reason(error: OSError) -> str:
+    """The system's words for ``error``, the same whichever layer raised it (asyncio says
+    "Connect call failed" for a refused connection)."""
+    if isinstance(error, FileExistsError):  # ``mkdir(exist_ok=True)`` on a file
+        return f"{error.filename} exists and is not a directory"
+    reason = os.strerror(error.errno) if error.errno else str(error)
+    return f"{reason}: {error.filename}" if error.filename else reason
+
+
+def _cannot_use(url: str, reason: str) -> str:
+    return f"The metadata store {redact_url(url)} cannot be used: {reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +99,15 @@ def _enable_sqlite_foreign_keys(dbapi_connection: object, _record: object) -> No
 
 def open_metadata_store(url: str) -> MetadataStore:
     """An engine on ``url`` (not yet migrated: see ``run_migrations``)."""
-    async_url = _async_url(url)
+    try:
+        async_url = _async_url(url)
+    except ValueError as error:
+        raise MetadataUnavailable(_cannot_use(url, str(error))) from None
     if async_url.startswith("sqlite"):
         database = make_url(async_url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            with reaching(url):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(async_url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         # SQLite enforces ON DELETE CASCADE only when asked, per connection.
@@ -89,5 +129,6 @@ async def run_migrations(store: MetadataStore, revision: str = "head") -> None:
     def upgrade(connection: Connection) -> None:
         command.upgrade(_alembic_config(connection), revision)
 
-    async with store.engine.begin() as conn:
-        await conn.run_sync(upgrade)
+    with reaching(str(store.engine.url)):  # the URL's str hides its password
+        async with store.engine.begin() as conn:
+            await conn.run_sync(upgrade)
