@@ -111,17 +111,32 @@ async def serve_app(
     # ~130k objects takes ~70 ms, which showed as p99 stalls of every request in flight.
     gc.collect()
     gc.freeze()
-    task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
+    task = asyncio.create_task(_serve(server, [sock] if sock is not None else None))
     if lifeline is not None:
         _watch_lifeline(server, lifeline)
     while not server.started:
         if task.done():
-            await task
+            with contextlib.suppress(_StartupFailed):
+                await task
             raise click.ClickException(f"Could not listen on {host}:{port}")
         await asyncio.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
     on_listening(int(bound))
     await task
+
+
+class _StartupFailed(Exception):
+    """uvicorn could not start (it logged why: the port is taken, say)."""
+
+
+async def _serve(server: uvicorn.Server, sockets: list[socket.socket] | None) -> None:
+    """``server.serve``, its ``sys.exit`` on a failed start as an exception: a
+    ``SystemExit`` raised in a task leaves the event loop at once, and the cleanup of
+    ``serve_platform`` (pools, metadata store) never ran ("Task was destroyed")."""
+    try:
+        await server.serve(sockets=sockets)
+    except SystemExit:
+        raise _StartupFailed from None
 
 
 def _watch_lifeline(server: uvicorn.Server, fd: int) -> None:

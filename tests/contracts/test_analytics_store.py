@@ -395,3 +395,21 @@ async def test_retention_drops_days_past_the_instance_limit_without_ttl(
     assert done.partitions_dropped == dropped
     expect = {"a": [0, 1, 2, 3], "b": [0, 1, 2, 3]}
     assert await _days_by_project(store, expect) == expect
+
+
+async def test_an_unreachable_clickhouse_logs_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import socket
+
+    from dbify.backends.analytics import AnalyticsUnavailable
+    from dbify.backends.analytics.clickhouse import ClickHouseStore
+
+    with socket.socket() as probe:  # bound, never listening: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        store = ClickHouseStore(f"clickhouse://127.0.0.1:{port}/default")
+        with caplog.at_level("DEBUG"), pytest.raises(AnalyticsUnavailable, match="refused"):
+            await store.select("SELECT 1")
+    assert not [record for record in caplog.records if record.exc_info]
+    await store.close()

@@ -12,6 +12,7 @@ the URL names none; it is created if missing.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,11 @@ from dbify.backends.analytics.base import (
 )
 
 __all__ = ["ClickHouseStore"]
+
+# The driver logs every failed connection attempt as a warning with its traceback; the
+# failure reaches our callers as ``AnalyticsUnavailable`` (the worker and the retention
+# job log it in one line), and a log never carries a stack trace.
+logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
 
 
 class ClickHouseStore:
