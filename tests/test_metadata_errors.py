@@ -77,3 +77,15 @@ def test_an_unusable_metadata_store_is_one_line(
     assert "Traceback" not in output
     assert "s3cret" not in output
     assert "CREATE TABLE" not in output  # the driver's message, never the SQL it ran
+
+
+def test_an_unusable_master_key_file_is_one_line(
+    tmp_path: Path, make_database: Callable[..., str]
+) -> None:
+    """With the metadata in PostgreSQL, the data directory still holds the generated
+    master key; one that cannot be made is the same kind of one-line error."""
+    (tmp_path / "data").write_text("not a directory")
+    status, output = _dbify(tmp_path, make_database(), "keys", "list", "p1")
+    assert status == 1, output
+    assert f"Error: the master key file {tmp_path / 'data' / 'master.key'} cannot be used" in output
+    assert "Traceback" not in output

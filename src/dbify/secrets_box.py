@@ -141,4 +141,12 @@ def load_secret_box(settings: Settings) -> SecretBox:
     if settings.master_key is not None:
         keys = [k.strip().encode() for k in settings.master_key.get_secret_value().split(",")]
         return SecretBox([k for k in keys if k])
-    return SecretBox(_generated_keys(key_file(settings)))
+    path = key_file(settings)
+    try:
+        return SecretBox(_generated_keys(path))
+    except OSError as error:  # a data directory that cannot be made or read, say
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        where = error.filename or path
+        raise SecretBoxError(
+            f"the master key file {path} cannot be used: {reason}: {where}"
+        ) from None
