@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from dbify.os_errors import os_error_line
 from dbify.settings import Settings
 
 __all__ = [
@@ -145,8 +146,5 @@ def load_secret_box(settings: Settings) -> SecretBox:
     try:
         return SecretBox(_generated_keys(path))
     except OSError as error:  # a data directory that cannot be made or read, say
-        reason = os.strerror(error.errno) if error.errno else str(error)
-        where = error.filename or path
-        raise SecretBoxError(
-            f"the master key file {path} cannot be used: {reason}: {where}"
-        ) from None
+        line = os_error_line(error)
+        raise SecretBoxError(f"the master key file {path} cannot be used: {line}") from None

@@ -12,7 +12,6 @@ line naming the store (password hidden) and the reason, which the CLI prints as 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -25,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from dbify.os_errors import os_error_line
 from dbify.settings import Settings, redact_url
 
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -41,18 +41,9 @@ def reaching(url: str) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise MetadataUnavailable(_cannot_use(url, _os_reason(error))) from None
+        raise MetadataUnavailable(_cannot_use(url, os_error_line(error))) from None
     except DBAPIError as error:
         raise MetadataUnavailable(_cannot_use(url, str(error.orig))) from None
-
-
-def _os_reason(error: OSError) -> str:
-    """The system's words for ``error``, the same whichever layer raised it (asyncio says
-    "Connect call failed" for a refused connection)."""
-    if isinstance(error, FileExistsError):  # ``mkdir(exist_ok=True)`` on a file
-        return f"{error.filename} exists and is not a directory"
-    reason = os.strerror(error.errno) if error.errno else str(error)
-    return f"{reason}: {error.filename}" if error.filename else reason
 
 
 def _cannot_use(url: str, reason: str) -> str:

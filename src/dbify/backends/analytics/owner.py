@@ -40,13 +40,10 @@ def holder(path: Path) -> str | None:
     """Why ``path`` cannot be owned now (another process holds it), or None."""
     if not path.with_name(f"{path.name}.lock").exists():
         return None
-    fd = _open(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return _in_use(path, _pid_in(fd))
-    finally:
-        os.close(fd)  # releases the lock if it was taken
+        os.close(own(path))  # taken for a moment, released at once
+    except AnalyticsUnavailable as error:
+        return str(error)
     return None
 
 
