@@ -30,7 +30,7 @@ from dbify.dataplane.pipeline import RawRequest, handle_data_request
 from dbify.dataplane.project import ProjectDirectory
 from dbify.dataplane.respond import JSON_CONTENT_TYPE, ApiResponse, respond_error
 from dbify.dataplane.stale import signals_stale_schema
-from dbify.dataplane.timing import RequestTiming, current_timing
+from dbify.dataplane.timing import RequestTiming
 from dbify.docs import asset, docs_page
 from dbify.errors import Codes, DbifyError
 from dbify.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -239,12 +239,8 @@ class DbifyApp:
             timing = RequestTiming()
             if tracing is not None:
                 timing.uses = []
-            token = current_timing.set(timing)
             wall_ns, started = time_ns(), perf_counter_ns()
-            try:
-                response = await handle_data_request(project, request, self.changes)
-            finally:
-                current_timing.reset(token)
+            response = await handle_data_request(project, request, self.changes, timing)
             elapsed = perf_counter_ns() - started
             request_id: str | None
             if recorder is not None:

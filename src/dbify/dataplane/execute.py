@@ -30,7 +30,7 @@ from asyncpg.pool import PoolConnectionProxy
 from dbify.auth.principal import Principal
 from dbify.dataplane.project import Project
 from dbify.dataplane.sql.statement import ReadStatement, Statement
-from dbify.dataplane.timing import ConnectionUse, current_timing
+from dbify.dataplane.timing import ConnectionUse, RequestTiming
 from dbify.errors import Codes, DatabaseError, DbifyError, ErrorKind
 
 _Connection = asyncpg.Connection | PoolConnectionProxy
@@ -111,9 +111,9 @@ class _connection:  # lower case: used like the function it replaced, `async wit
 
     __slots__ = ("_acquired", "_asked", "_context", "_sql", "_timing")
 
-    def __init__(self, project: Project, sql: str = "") -> None:
+    def __init__(self, project: Project, sql: str, timing: RequestTiming | None) -> None:
         self._context = project.pool.acquire(timeout=project.settings.pool_timeout_seconds)
-        self._timing = current_timing.get()
+        self._timing = timing
         self._sql = sql  # for a traced request's database span only
         self._asked = self._acquired = 0
 
@@ -283,6 +283,7 @@ async def run_statement(
     rollback: bool = False,
     check: Callable[[_Result], None] | None = None,
     is_rpc: bool = False,
+    timing: RequestTiming | None = None,
 ) -> _Result | None:
     """Run one statement in its own transaction and return its result as ``fetch``
     reads it (``_first_row``: its single result row).
@@ -290,9 +291,10 @@ async def run_statement(
     ``read_only`` runs it in a READ ONLY transaction (GET on a function);
     ``rollback`` undoes it after reading the result (``Prefer: tx=rollback``);
     ``check`` inspects the result before commit and may raise a ``DbifyError`` to roll
-    back (``Prefer: max-affected``). ``text`` columns come back as ``bytes``.
+    back (``Prefer: max-affected``). ``text`` columns come back as ``bytes``. ``timing``
+    gets the pool wait and the database time.
     """
-    async with _connection(project, statement.sql) as conn:
+    async with _connection(project, statement.sql, timing) as conn:
         try:
             return await _fetch_row(
                 conn,
@@ -318,11 +320,14 @@ async def _estimate(conn: _Connection, statement: Statement) -> int | None:
 
 
 async def execute_read(
-    project: Project, principal: Principal, statement: ReadStatement
+    project: Project,
+    principal: Principal,
+    statement: ReadStatement,
+    timing: RequestTiming | None = None,
 ) -> ReadResult:
     """Run a read; raises ``DbifyError`` for pool/connection trouble and
     ``DatabaseError`` for anything PostgreSQL refuses."""
-    async with _connection(project, statement.main.sql) as conn:
+    async with _connection(project, statement.main.sql, timing) as conn:
         try:
             row = await _fetch_row(
                 conn,
@@ -391,13 +396,15 @@ async def execute_write(
     *,
     rollback: bool = False,
     check: WriteCheck | None = None,
+    timing: RequestTiming | None = None,
 ) -> WriteResult:
     """Run a write built by ``sql/mutate.py`` in one transaction; ``check`` may raise a
     ``DbifyError`` to roll it back (``max-affected``, PUT's key, a singular body);
     ``rollback`` undoes it after reading the result (``Prefer: tx=rollback``)."""
     result = await run_statement(
-        project, principal, statement, _write_result, rollback=rollback, check=check
-    )
+        project, principal, statement, _write_result, rollback=rollback, check=check,
+        timing=timing,
+    )  # fmt: skip
     assert result is not None  # _write_result returns or raises
     return result
 
@@ -407,10 +414,15 @@ async def _command_count(conn: _Connection, statement: Statement) -> int:
     return int(tag.rpartition(" ")[2])
 
 
-async def execute_counted(project: Project, principal: Principal, statement: Statement) -> int:
+async def execute_counted(
+    project: Project,
+    principal: Principal,
+    statement: Statement,
+    timing: RequestTiming | None = None,
+) -> int:
     """Run a bare write (``counted``, no check, committed) and return the rows it
     wrote, read from its command tag; errors as ``execute_write``."""
-    affected = await run_statement(project, principal, statement, _command_count)
+    affected = await run_statement(project, principal, statement, _command_count, timing=timing)
     assert affected is not None  # _command_count returns or raises
     return affected
 
@@ -422,6 +434,7 @@ async def execute_call(
     *,
     read_only: bool,
     rollback: bool = False,
+    timing: RequestTiming | None = None,
 ) -> ReadResult:
     """Run a function call built by ``sql/call.py`` in one transaction, READ ONLY when
     ``read_only`` (GET, or a STABLE/IMMUTABLE function: a write inside it is then a
@@ -434,6 +447,7 @@ async def execute_call(
         read_only=read_only,
         rollback=rollback,
         is_rpc=True,
+        timing=timing,
     )
     if row is None:  # pragma: no cover - the call statement always returns one row
         raise DbifyError(Codes.INTERNAL, "The call returned no result row")

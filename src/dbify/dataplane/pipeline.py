@@ -42,7 +42,7 @@ from dbify.dataplane.respond_write import respond_write, write_check
 from dbify.dataplane.role_schema import snapshot_for_role
 from dbify.dataplane.sql.call import build_call
 from dbify.dataplane.sql.statement import Statement
-from dbify.dataplane.timing import current_timing
+from dbify.dataplane.timing import RequestTiming
 from dbify.dataplane.write_cache import BareWrite, NotMemoized, Reparse, bind
 from dbify.errors import Codes, DbifyError
 
@@ -60,17 +60,23 @@ class RawRequest:
 
 
 async def handle_data_request(
-    project: Project, raw: RawRequest, changes: ChangeSink | None = None
+    project: Project,
+    raw: RawRequest,
+    changes: ChangeSink | None = None,
+    timing: RequestTiming | None = None,
 ) -> ApiResponse:
     """Answer one data API request; every ``DbifyError`` becomes its error response.
-    Committed writes are told to ``changes`` (webhooks), if given."""
+    Committed writes are told to ``changes`` (webhooks), if given; ``timing``, if given,
+    gets the request's pool wait, database time, key and query shape (the request log)."""
     try:
-        return await _run(project, raw, changes)
+        return await _run(project, raw, changes, timing)
     except DbifyError as error:
         return respond_error(error)
 
 
-async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) -> ApiResponse:
+async def _run(
+    project: Project, raw: RawRequest, changes: ChangeSink | None, timing: RequestTiming | None
+) -> ApiResponse:
     started = perf_counter()
     token = bearer_jwt(raw.headers, project.jwt)
     if token is None:
@@ -87,7 +93,6 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
             project.settings.anon_role,
             project.access_roles,
         )
-    timing = current_timing.get()
     if timing is not None:
         access = principal.access
         timing.key_id = principal.key_id
@@ -109,8 +114,8 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
                 policy=principal.access,
             )
             if memo is not None:  # a read seen before: no parsing, planning or building
-                result = await execute_read(project, principal, memo[1])
-                return _timed(project, respond_read(memo[0], result), started)
+                result = await execute_read(project, principal, memo[1], timing)
+                return _timed(project, respond_read(memo[0], result), started, timing)
     elif raw.method in _MEMOIZED_WRITES:
         raw_shape = raw_request_shape(raw.method, raw.path, raw.query_string, raw.headers)
         if raw_shape is not None and timing is not None:
@@ -118,16 +123,19 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
         if raw_shape is not None and not principal.read_only:
             bare = project.writes.bare_write(raw_shape, project.snapshot)
             if bare is not None:  # a bare write seen before: no request object at all
-                answer = await _bare_write(project, principal, bare, raw, raw_shape[1], changes)
+                answer = await _bare_write(
+                    project, principal, bare, raw, raw_shape[1], changes, timing
+                )
                 if answer is not None:
-                    return _timed(project, answer, started)
+                    return _timed(project, answer, started, timing)
             memoized = project.writes.memoized_request(raw_shape, project.snapshot)
             if memoized is not None:  # a write shape seen before: no parsing or planning
                 try:
                     response = await _write(
-                        project, principal, memoized, raw, changes, raw_shape, memoized=True
-                    )
-                    return _timed(project, response, started)
+                        project, principal, memoized, raw, changes, raw_shape, timing,
+                        memoized=True,
+                    )  # fmt: skip
+                    return _timed(project, response, started, timing)
                 except NotMemoized:  # its body's keys make another shape: parse it
                     pass
     request = parse_request(
@@ -141,12 +149,12 @@ async def _run(project: Project, raw: RawRequest, changes: ChangeSink | None) ->
     if request.action == "schema":
         return await _schema(project, principal, request, raw)
     if request.action in ("read", "head"):
-        response = await _read(project, principal, request, raw_shape)
+        response = await _read(project, principal, request, raw_shape, timing)
     elif request.action == "call":
-        response = await _call(project, principal, request)
+        response = await _call(project, principal, request, timing)
     else:
-        response = await _write(project, principal, request, raw, changes, raw_shape)
-    return _timed(project, response, started)
+        response = await _write(project, principal, request, raw, changes, raw_shape, timing)
+    return _timed(project, response, started, timing)
 
 
 _MEMOIZED_WRITES = frozenset(("POST", "PATCH", "DELETE"))
@@ -163,10 +171,11 @@ def _check_role_body(access: AccessPolicy, body: bytes) -> None:
         )
 
 
-def _timed(project: Project, response: ApiResponse, started: float) -> ApiResponse:
+def _timed(
+    project: Project, response: ApiResponse, started: float, spent: RequestTiming | None
+) -> ApiResponse:
     if project.settings.server_timing:
         timing = f"total;dur={(perf_counter() - started) * 1000:.3f}"
-        spent = current_timing.get()
         if spent is not None:  # measured when the request is logged (app.py)
             timing += f", db;dur={spent.db_ns / 1e6:.3f}, queue;dur={spent.queue_ns / 1e6:.3f}"
         response.headers.append((b"server-timing", timing.encode()))
@@ -221,7 +230,11 @@ def _max_rows(project: Project, principal: Principal) -> int | None:
 
 
 async def _read(
-    project: Project, principal: Principal, request: ApiRequest, raw: RawShape | None = None
+    project: Project,
+    principal: Principal,
+    request: ApiRequest,
+    raw: RawShape | None = None,
+    timing: RequestTiming | None = None,
 ) -> ApiResponse:
     statement = project.statements.read_statement(
         request,
@@ -230,7 +243,7 @@ async def _read(
         policy=principal.access,
         raw=raw,
     )
-    result = await execute_read(project, principal, statement)
+    result = await execute_read(project, principal, statement, timing)
     return respond_read(request, result)
 
 
@@ -241,6 +254,7 @@ async def _write(
     raw: RawRequest,
     changes: ChangeSink | None,
     raw_shape: RawShape | None,
+    timing: RequestTiming | None,
     *,
     memoized: bool = False,
 ) -> ApiResponse:
@@ -277,7 +291,9 @@ async def _write(
     )
     rollback = request.preferences.tx == "rollback"
     check = write_check(request, plan)
-    result = await execute_write(project, principal, statement, rollback=rollback, check=check)
+    result = await execute_write(
+        project, principal, statement, rollback=rollback, check=check, timing=timing
+    )
     name = plan.relation.name
     if (
         changes is not None
@@ -297,6 +313,7 @@ async def _bare_write(
     raw: RawRequest,
     operands: tuple[str, ...],
     changes: ChangeSink | None,
+    timing: RequestTiming | None,
 ) -> ApiResponse | None:
     """A write of a remembered bare shape: the recorded statement with this body and
     these operands, answered as the shape's first write of as many rows was. None,
@@ -319,7 +336,7 @@ async def _bare_write(
         if body is None:
             return None
     statement = Statement(bare.sql, bind(bare.sources, bare.params, body, operands), True)
-    affected = await execute_counted(project, principal, statement)
+    affected = await execute_counted(project, principal, statement, timing)
     name = bare.plan.relation.name
     if changes is not None and affected and changes.watches(project.id, name.schema, name.name):
         result = WriteResult(affected=affected, inserted=None, body=None, location=())
@@ -375,7 +392,9 @@ def _row_change(
     )
 
 
-async def _call(project: Project, principal: Principal, request: ApiRequest) -> ApiResponse:
+async def _call(
+    project: Project, principal: Principal, request: ApiRequest, timing: RequestTiming | None
+) -> ApiResponse:
     """GET, HEAD and POST on /rpc/{function}."""
     plan = plan_call(
         request, project.snapshot, max_rows=_max_rows(project, principal), policy=principal.access
@@ -385,7 +404,7 @@ async def _call(project: Project, principal: Principal, request: ApiRequest) -> 
     read_only = plan.read_only or principal.read_only
     rollback = request.preferences.tx == "rollback"
     result = await execute_call(
-        project, principal, statement, read_only=read_only, rollback=rollback
+        project, principal, statement, read_only=read_only, rollback=rollback, timing=timing
     )
     return respond_call(
         request,
