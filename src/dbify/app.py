@@ -237,17 +237,18 @@ class DbifyApp:
             # Hot path: clock reads and a list append; the publisher does the rest. The
             # timing collects the pool wait and database time (execute._connection).
             timing = RequestTiming()
+            wall_ns = 0  # the recorder derives the wall clock from ``started``
             if tracing is not None:
                 timing.uses = []
-            wall_ns, started = time_ns(), perf_counter_ns()
+                wall_ns = time_ns()
+            started = perf_counter_ns()
             response = await handle_data_request(project, request, self.changes, timing)
             elapsed = perf_counter_ns() - started
             request_id: str | None
             if recorder is not None:
                 request_id = recorder.record(
-                    project, wall_ns // 1000, elapsed, timing, scope, headers, data_path,
-                    response,
-                )  # fmt: skip
+                    project, started, elapsed, timing, scope, headers, data_path, response
+                )
             else:
                 request_id = headers.get("x-request-id")
             if tracing is not None:

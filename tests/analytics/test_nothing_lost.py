@@ -67,7 +67,7 @@ def _record(recorder: RequestRecorder, count: int) -> None:
         scope = {"method": "GET", "query_string": b"id=eq.1", "client": ("10.1.2.3", 1)}
         response = ApiResponse(200, b"[]", [(b"content-range", b"0-0/*")])
         recorder.record(
-            _PROJECT, int(time.time() * 1e6), 1000, RequestTiming(), scope, {}, "/t", response
+            _PROJECT, time.perf_counter_ns(), 1000, RequestTiming(), scope, {}, "/t", response
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -21,6 +22,26 @@ from dbify.dataplane.timing import RequestTiming
 
 _KEY = SimpleNamespace(id="k1", role="", kind="anon")
 _KEYS = SimpleNamespace(verify=lambda presented: _KEY if presented == "secret" else None)
+
+
+def test_timestamps_are_wall_clock_time_derived_from_the_monotonic_start() -> None:
+    """The caller passes its ``perf_counter_ns`` start; the entry holds wall-clock
+    microseconds, from an offset read again by the first entry after each ``take``."""
+    recorder = RequestRecorder(capacity=10)
+    scope = {"method": "GET", "query_string": b"", "client": None}
+    recorder._wall_ns += 3_600 * 10**9  # as if the wall clock had since been set back an hour
+    before = time.time_ns() // 1000
+    started = time.perf_counter_ns()
+    recorder.record(_PROJECT, started, 1, RequestTiming(), scope, {}, "/t", ApiResponse(200))
+    recorder.record(
+        _PROJECT, started - 5_000_000, 1, RequestTiming(), scope, {}, "/t", ApiResponse(200)
+    )
+    after = time.time_ns() // 1000
+    first, second = recorder.take(10)
+    assert before <= first[1] <= after  # the stale offset was replaced by the first entry
+    assert first[1] - second[1] == 5_000  # the second: 5 ms earlier, by the same offset
+
+
 _PROJECT = SimpleNamespace(id="p1", keys=_KEYS)
 
 
