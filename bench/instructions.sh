@@ -8,7 +8,8 @@
 #
 # Starts `dbify serve` (request logging off; LOGGING=on: as installed) from SRC under callgrind with counting off,
 # warms it up with wrk, counts REQUESTS sequential keep-alive requests (pk: GET
-# /books?id=eq.N, filter: author + order + limit, update: PATCH /books?id=eq.N a price,
+# /books?id=eq.N, filter: author + order + limit, embed: an author with its books'
+# id and title, update: PATCH /books?id=eq.N a price,
 # insert: POST /books one row, both return=minimal; 4 connections, seed 42), prints the
 # total instructions of the server process divided by REQUESTS, less what the idle server
 # spends in as long (its rate counted alone for IDLE=20 seconds first; the scheduler,
@@ -119,6 +120,8 @@ for i in range(count):
     elif workload == "filter":
         path = (f"{parts.path}/books?author_id=eq.{rng.randint(1, 10000)}"
                 "&order=published_at.desc&limit=20")
+    elif workload == "embed":
+        path = f"{parts.path}/authors?id=eq.{rng.randint(1, 10000)}&select=id,name,books(id,title)"
     elif workload == "update":
         method, sent = "PATCH", write_headers
         path = f"{parts.path}/books?id=eq.{rng.randint(1, 100000)}"
