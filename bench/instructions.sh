@@ -75,7 +75,7 @@ for _ in $(seq 600); do [ -s "$WORK/info" ] && break; sleep 0.5; done
 read -r URL KEY < <(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["rest_url"], d["service_key"])' "$WORK/info")
 # Warm-up at the window's concurrency: Dbify's pool opens connections on demand, and a
 # window at more connections than the warm-up's counted the openings (TLS contexts,
-# statement preparation) as requests' work: ~10 k instructions a request at -c32.
+# statement preparation) as requests' work: ~12 k instructions a request at -c32.
 for _ in 1 2 3; do
     BENCH_APIKEY=$KEY wrk -t1 -c"${CONCURRENT:-4}" -d3s -s "$ROOT/bench/wrk/$WORKLOAD.lua" \
         "$URL/" -- 42 >/dev/null

@@ -55,7 +55,7 @@ class RequestRecorder:
         self._ids: list[str] = []
         self._encoded: list[bytes] = []
         self._ips: dict[str, str] = {}
-        self._wall_ns = time_ns() - perf_counter_ns()
+        self._wall_ns = 0  # wall clock minus perf_counter: set by the first entry of a batch
         self.dropped = 0
         self.recorded = 0
         # The publisher's alarm (``RequestLogPublisher.start``): rung by the entry that

@@ -38,7 +38,7 @@ def own(path: Path) -> int:
 
 def holder(path: Path) -> str | None:
     """Why ``path`` cannot be owned now (another process holds it), or None."""
-    if not path.with_name(f"{path.name}.lock").exists():
+    if not _lock_file(path).exists():
         return None
     try:
         os.close(own(path))  # taken for a moment, released at once
@@ -47,9 +47,13 @@ def holder(path: Path) -> str | None:
     return None
 
 
+def _lock_file(path: Path) -> Path:
+    return path.with_name(f"{path.name}.lock")
+
+
 def _open(path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(path.with_name(f"{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    return os.open(_lock_file(path), os.O_RDWR | os.O_CREAT, 0o600)
 
 
 def _pid_in(fd: int) -> int | None:
