@@ -9,11 +9,14 @@ run behind the requests). Logging on and off (``dbify`` and ``dbify-nolog``) are
 compared round by round: the ratio of each round's pair, with its quartiles.
 
     python bench/cpu.py [--rounds 3] [--seconds 8] [--workloads pk,filter,embed,page]
-                        [--targets ceiling,dbify,dbify-nolog] [--base DIR]
+                        [--targets ceiling,dbify,dbify-nolog] [--base DIR] [--restart]
 
 ``--base DIR``: also run each Dbify target from another checkout (its ``DIR/src``, e.g. a
 ``git worktree`` of the previous commit), named ``…-base``: a change measured against
 what it changes, in the same rounds.
+
+``--restart``: every Dbify target is a new process each round (after the first), for
+figures that do not carry one process's own speed (``_restarted``).
 
 Uses the same database, Dbify command, ceiling and wrk scripts as ``bench/run.py``.
 """
@@ -21,12 +24,14 @@ Uses the same database, Dbify command, ceiling and wrk scripts as ``bench/run.py
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -82,6 +87,11 @@ def main() -> None:
     parser.add_argument("--targets", default="ceiling,dbify,dbify-nolog")
     parser.add_argument("--db-url", default=os.environ.get("BENCH_DB_URL", _DB_URL))
     parser.add_argument("--base", type=Path, help="another checkout to compare with")
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="a fresh process of each Dbify target every round (see _restarted)",
+    )
     args = parser.parse_args()
     run._ensure_fixture(args.db_url)
     out = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
@@ -91,18 +101,26 @@ def main() -> None:
         if "ceiling" in wanted:
             targets.append(run._start_ceiling(args.db_url, out))
         sources = [None] if args.base is None else [None, args.base.resolve() / "src"]
+        starts: dict[str, Callable[[], run.HttpTarget | None]] = {}
         for name, logging in (("dbify", True), ("dbify-nolog", False)):
             for source in sources if name in wanted else []:
-                started = run._start_dbify(
-                    run.DEFAULT_DBIFY_CMD, args.db_url, out, logging=logging, source=source
-                )
+                start = functools.partial(
+                    run._start_dbify,
+                    run.DEFAULT_DBIFY_CMD, args.db_url, out, logging=logging, source=source,
+                )  # fmt: skip
+                started = start()
                 if started is not None:
                     targets.append(started)
+                    starts[started.name] = start
+        if not targets:
+            sys.exit("no target started (is `dbify` on PATH? see the lines above)")
         workloads = args.workloads.split(",")
         for target in targets:
             run._probe(target, workloads)
-        results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
         for round_no in range(args.rounds):
+            for index, target in enumerate(targets if args.restart and round_no else []):
+                targets[index] = _restarted(target, starts)  # in place: `finally` stops it
             for workload in workloads:
                 shift = round_no % len(targets)
                 for target in targets[shift:] + targets[:shift]:
@@ -133,6 +151,24 @@ def main() -> None:
     finally:
         for target in targets:
             run._stop(target.process)
+
+
+def _restarted(
+    target: run.HttpTarget, starts: dict[str, Callable[[], run.HttpTarget | None]]
+) -> run.HttpTarget:
+    """``target`` stopped and started again, when it is Dbify's. One server process keeps
+    its own speed: fresh processes of the same code differed by up to ~4 µs of CPU a pk
+    read (~5 %) and kept that difference over every round, as large as what logging
+    costs; a new process each round turns that bias into spread the rounds' median
+    averages out."""
+    start = starts.get(target.name)
+    if start is None:
+        return target
+    run._stop(target.process)
+    fresh = start()
+    if fresh is None:
+        sys.exit(f"{target.name} did not start again")
+    return fresh
 
 
 def _paired(results: dict[tuple[str, str], list[tuple[float, float, float]]]) -> None:

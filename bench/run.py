@@ -250,8 +250,9 @@ def _read_line(stream: IO[bytes], timeout: float) -> str:
 
 
 def _get(target: HttpTarget, path: str) -> tuple[int, bytes]:
-    headers = {"apikey": target.apikey, "Authorization": f"Bearer {target.apikey}"}
-    request = urllib.request.Request(target.url + path, headers=headers if target.apikey else {})
+    key = target.apikey
+    headers = {"apikey": key, "Authorization": f"Bearer {key}"} if key else {}
+    request = urllib.request.Request(target.url + path, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
