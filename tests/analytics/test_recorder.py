@@ -22,6 +22,7 @@ from dbify.dataplane.timing import RequestTiming
 
 _KEY = SimpleNamespace(id="k1", role="", kind="anon")
 _KEYS = SimpleNamespace(verify=lambda presented: _KEY if presented == "secret" else None)
+_PROJECT = SimpleNamespace(id="p1", keys=_KEYS)
 
 
 def test_timestamps_are_wall_clock_time_derived_from_the_monotonic_start() -> None:
@@ -40,9 +41,6 @@ def test_timestamps_are_wall_clock_time_derived_from_the_monotonic_start() -> No
     first, second = recorder.take(10)
     assert before <= first[1] <= after  # the stale offset was replaced by the first entry
     assert first[1] - second[1] == 5_000  # the second: 5 ms earlier, by the same offset
-
-
-_PROJECT = SimpleNamespace(id="p1", keys=_KEYS)
 
 
 def test_entries_hold_plain_values_and_rows_decode_to_events() -> None:
