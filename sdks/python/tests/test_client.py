@@ -129,8 +129,8 @@ def test_async_client() -> None:
         async with AsyncClient(REST, KEY) as client:
             result = await client.from_("books").select("id").eq("id", 7).single().execute()
             assert result.data == {"id": 7}
-            many = await asyncio.gather(*(
-                client.rpc("add_numbers", {"a": i, "b": 1}).execute() for i in range(5)))  # fmt: skip
+            calls = (client.rpc("add_numbers", {"a": i, "b": 1}).execute() for i in range(5))
+            many = await asyncio.gather(*calls)
             assert [r.data for r in many] == [1, 2, 3, 4, 5]
 
     asyncio.run(run())
