@@ -22,7 +22,7 @@ _SRC = _ROOT / "src" / "dbify"
 
 def _installed_by(requirements: list[str]) -> set[str]:
     """The distributions these requirements install, theirs included (as installed here)."""
-    seen: set[str] = set()
+    seen: set[tuple[str, frozenset[str]]] = set()
     pending = [(Requirement(text), frozenset[str]()) for text in requirements]
     while pending:
         requirement, parent_extras = pending.pop()
@@ -30,18 +30,16 @@ def _installed_by(requirements: list[str]) -> set[str]:
             requirement.marker.evaluate({"extra": extra}) for extra in parent_extras or {""}
         ):
             continue
-        name = canonicalize_name(requirement.name)
-        key = f"{name}[{','.join(sorted(requirement.extras))}]"
-        if key in seen:
+        name, extras = canonicalize_name(requirement.name), frozenset(requirement.extras)
+        if (name, extras) in seen:
             continue
-        seen.add(key)
+        seen.add((name, extras))
         try:
             requires = metadata.distribution(name).requires or []
         except metadata.PackageNotFoundError:
             continue
-        extras = frozenset(requirement.extras)
         pending += [(Requirement(text), extras) for text in requires]
-    return {key.split("[")[0] for key in seen}
+    return {name for name, _ in seen}
 
 
 def _module_level_imports(path: Path) -> set[str]:

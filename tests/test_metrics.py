@@ -21,7 +21,11 @@ _REQUESTS = [
 ]
 
 
-def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def _observed_samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The request samples of a ``Metrics`` that observed ``_REQUESTS``, by name and labels."""
+    metrics = Metrics()
+    for project, method, status, elapsed_ns in _REQUESTS:
+        metrics.observe_request(project, method, status, elapsed_ns / 1e9)
     text = metrics.exposition().decode()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -32,10 +36,7 @@ def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 
 
 def test_requests_are_counted_per_project_method_and_status() -> None:
-    metrics = Metrics()
-    for request in _REQUESTS:
-        metrics.observe_request(*request[:3], request[3] / 1e9)
-    samples = _samples(metrics)
+    samples = _observed_samples()
     counts = {
         labels: value for (name, labels), value in samples.items()
         if name == "dbify_http_requests_total"
@@ -49,10 +50,7 @@ def test_requests_are_counted_per_project_method_and_status() -> None:
 
 
 def test_latency_buckets_are_cumulative_per_project_and_status() -> None:
-    metrics = Metrics()
-    for request in _REQUESTS:
-        metrics.observe_request(*request[:3], request[3] / 1e9)
-    samples = _samples(metrics)
+    samples = _observed_samples()
 
     def bucket(project: str, status: str, le: str) -> float:
         labels = (("le", le), ("project", project), ("status", status))
